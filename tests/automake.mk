@@ -1,0 +1,9 @@
+# One CUnit program per module; tests/test.h holds the shared helpers.
+MB_TEST_CPPFLAGS = $(AM_CPPFLAGS) $(CUNIT_CFLAGS) -I$(top_srcdir)/tests
+MB_TEST_LIBS = lib/libminibatch.la $(CUNIT_LIBS) $(BLAS_LIBS) $(ZLIB_LIBS) -lm
+noinst_HEADERS += tests/test.h
+
+include tests/formats.mk
+include tests/learning.mk
+include tests/queues.mk
+include tests/daemon.mk

@@ -1,0 +1,3 @@
+# tests/fuzz
+fuzz-smoke:
+.PHONY: fuzz-smoke

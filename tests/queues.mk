@@ -1,0 +1,3 @@
+# tests: queues
+check-tsan:
+.PHONY: check-tsan
