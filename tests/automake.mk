@@ -7,3 +7,4 @@ include tests/formats.mk
 include tests/learning.mk
 include tests/queues.mk
 include tests/daemon.mk
+include tests/proto.mk
