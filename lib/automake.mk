@@ -28,7 +28,13 @@ lib_libminibatch_la_SOURCES += \
 	lib/batch.c lib/batch.h \
 	lib/shuffle.c lib/shuffle.h \
 	lib/eval.c lib/eval.h \
-	lib/ring.c lib/ring.h
+	lib/ring.c lib/ring.h \
+	lib/doorbell.c lib/doorbell.h \
+	lib/feed.c lib/feed.h
+
+# clients
+lib_libminibatch_la_SOURCES += \
+	lib/client.c lib/client.h
 
 pkgconfigdir = $(libdir)/pkgconfig
 pkgconfig_DATA = lib/libminibatch.pc

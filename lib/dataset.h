@@ -44,6 +44,9 @@ int mb_dataset_load_fashion(const char *dir, const char *set, struct mb_dataset 
 /* Read a whole file, inflating gzip; caller frees *ret. */
 int mb_file_slurp(const char *path, size_t max_bytes, uint8_t **ret, size_t *ret_len);
 
+/* Inflate gzip bytes (or copy plain ones) of at most max_out bytes; caller frees *ret. */
+int mb_inflate_mem(const uint8_t *in, size_t len, size_t max_out, uint8_t **ret, size_t *ret_len);
+
 /* Free a dataset; NULL is fine. Returns NULL. */
 struct mb_dataset *mb_dataset_free(struct mb_dataset *ds);
 

@@ -8,3 +8,5 @@ include tests/learning.mk
 include tests/queues.mk
 include tests/daemon.mk
 include tests/proto.mk
+include tests/source_file.mk
+include tests/tools.mk

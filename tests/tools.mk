@@ -1,0 +1,1 @@
+# tests: minibatchctl and client
