@@ -32,19 +32,33 @@ int mb_dataset_load_idx(const char *images, const char *labels, struct mb_datase
 
 /*
  * Load a sample file of any format (binary records, CSV, libsvm; gz or not),
- * detected from its content. shape->n_features is needed for libsvm.
+ * detected from its content: "MBSM" starts binary records back to back,
+ * anything else is text (mb_text_detect). shape may be NULL; its non-zero
+ * fields are required of every record, shape->n_features is needed for
+ * libsvm, CSV probes it from the first line, text n_targets 0 means 1.
+ * Sample weights are dropped. The first bad record or line fails the load
+ * with its diag (offsets from the start of the file, text prefixed with the
+ * file name); a file without a sample is -ENODATA.
  */
 int mb_dataset_load(const char *path, const struct mb_shape *shape, struct mb_dataset **ret,
 		    struct mb_diag *diag);
 
-/* Fashion-MNIST from dir ("train" or "t10k" set). */
+/* Fashion-MNIST from dir ("train" or "t10k" set, -EINVAL otherwise), .gz files or plain. */
 int mb_dataset_load_fashion(const char *dir, const char *set, struct mb_dataset **ret,
 			    struct mb_diag *diag);
 
-/* Read a whole file, inflating gzip; caller frees *ret. */
+/*
+ * Read a whole file, inflating gzip (recognised by its magic bytes 1f 8b;
+ * concatenated members inflate to their concatenation); caller frees *ret.
+ * -errno from open/read, -E2BIG when the content passes max_bytes, -EBADMSG
+ * for corrupt or cut gzip data. An empty file gives a 0-byte buffer.
+ */
 int mb_file_slurp(const char *path, size_t max_bytes, uint8_t **ret, size_t *ret_len);
 
-/* Inflate gzip bytes (or copy plain ones) of at most max_out bytes; caller frees *ret. */
+/*
+ * Inflate gzip bytes (or copy plain ones) of at most max_out bytes; caller
+ * frees *ret. -E2BIG past max_out, -EBADMSG for corrupt or cut gzip data.
+ */
 int mb_inflate_mem(const uint8_t *in, size_t len, size_t max_out, uint8_t **ret, size_t *ret_len);
 
 /* Free a dataset; NULL is fine. Returns NULL. */

@@ -32,13 +32,24 @@ size_t mb_snap_param_count(const struct mb_snap_info *info);
 /* Bytes of the encoded body (frame 2), or 0 if info is invalid. */
 size_t mb_snap_size(const struct mb_snap_info *info);
 
-/* Encode info and params into buf; compute n_params and the CRC. Return bytes or -errno. */
+/*
+ * Encode info and params into buf; compute n_params and the CRC (info's own
+ * fields are ignored); timestamp_ns and the counters are written as given.
+ * Return bytes, or -ENOBUFS, -EDOM for a non-finite parameter, -EINVAL for
+ * an unknown kind or activation or a zero size, -E2BIG over a limit.
+ */
 long mb_snap_encode(void *buf, size_t cap, const struct mb_snap_info *info, const float *params);
 
 /*
  * Validate a snapshot body: magic, version, kind, shape limits, exact
  * length, parameter count, CRC. On success fill *ret and point *ret_params
  * at the little-endian parameter bytes inside buf (use mb_snap_params_copy).
+ * On failure return -errno with *diag and leave *ret, *ret_params untouched:
+ * -ENODATA empty, -EBADMSG magic, truncated, trailing, unknown kind, flags,
+ * activation or non-zero reserved/padding (MB_R_FLAGS), CRC; -EPROTONOSUPPORT
+ * version; -E2BIG layers 0 or over MB_MAX_LAYERS, a size 0 or over
+ * MB_MAX_FEATURES, too many parameters; -EINVAL n_params disagreeing with
+ * the sizes (MB_R_COUNT_MISMATCH); -EDOM a non-finite parameter.
  */
 int mb_snap_decode(const void *buf, size_t len, struct mb_snap_info *ret, const uint8_t **ret_params,
 		   struct mb_diag *diag);
