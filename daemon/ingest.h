@@ -27,6 +27,8 @@ struct mb_ingest_cfg {
 	uint32_t queue_batches;     /* batches in each source's pool (memory bound) */
 	enum mb_feed_policy policy; /* stream sources when the pool is exhausted */
 	void *zmq_ctx;              /* the daemon's ZeroMQ context */
+	uint32_t n_classes;         /* softmax: targets are class indices below this; 0: not a softmax */
+	bool unit_targets;          /* logistic: targets lie within [0, 1] */
 };
 
 struct mb_ingest;
@@ -67,5 +69,12 @@ struct mb_source_stats *mb_ingest_stats(struct mb_ingest *ing, unsigned index);
 
 /* The doorbell sources ring when they submit a batch. */
 struct mb_doorbell *mb_ingest_doorbell(struct mb_ingest *ing);
+
+/*
+ * Check one decoded row's targets y against the model: a softmax takes
+ * whole class indices below n_classes, a logistic model values in [0, 1].
+ * 0, or -EINVAL with *diag (MB_R_LABEL): the caller rejects that row.
+ */
+int mb_ingest_check_targets(const struct mb_ingest *ing, const float *y, struct mb_diag *diag);
 
 #endif /* MB_INGEST_H */

@@ -45,6 +45,12 @@ struct mb_model;
 /* Create a model with seeded initialisation (He for relu, Xavier otherwise). -EINVAL on a bad cfg. */
 int mb_model_new(const struct mb_model_cfg *cfg, struct mb_model **ret);
 
+/*
+ * Check a cfg without building it: 0, or the error mb_model_new would
+ * return (-EINVAL, -E2BIG) with a constant sentence saying why in *why.
+ */
+int mb_model_cfg_check(const struct mb_model_cfg *cfg, const char **why);
+
 /* Free a model; NULL is fine. Returns NULL. */
 struct mb_model *mb_model_free(struct mb_model *m);
 

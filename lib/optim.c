@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * optim.c - the update rules, learning-rate schedules and their state.
+ *
+ * A step reads the gradient twice at most: once to apply weight decay and
+ * measure its norm (which is also the finiteness guard), once to apply
+ * the rule with the clipping factor folded in.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optim.h"
+#include "wire.h"
+
+/*
+ * The state blob, little-endian:
+ *  off size field
+ *    0   4  magic "MBOP"
+ *    4   4  version (1)
+ *    8   4  kind (enum mb_optim_kind)
+ *   12   4  moment buffers that follow (0, 1 or 2)
+ *   16   8  n_params
+ *   24   8  steps taken
+ *   32      buffers x n_params x f32: momentum v; Adam m then v; AdaGrad sum of g^2
+ */
+#define STATE_MAGIC "MBOP"
+#define STATE_VERSION 1u
+#define STATE_HEADER_BYTES 32u
+
+struct mb_optim {
+	struct mb_optim_cfg cfg; /* the rule, its hyper-parameters and schedule */
+	size_t n_params;         /* length of every buffer it updates */
+	uint64_t steps;          /* steps taken, fused ones included: the schedule's t */
+	float *m;                /* first moment: velocity (momentum, Nesterov), Adam's m, AdaGrad's sum of g^2 */
+	float *v;                /* Adam's second moment; NULL for the others */
+};
+
+/* Moment buffers each rule keeps. */
+static unsigned n_buffers(enum mb_optim_kind k)
+{
+	switch (k) {
+	case MB_OPT_MOMENTUM:
+	case MB_OPT_NESTEROV:
+	case MB_OPT_ADAGRAD:
+		return 1;
+	case MB_OPT_ADAM:
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+/* Defaults: SGD at lr 0.1 with a constant schedule; the other fields hold values each rule or schedule can use as is. */
+void mb_optim_cfg_default(struct mb_optim_cfg *cfg)
+{
+	*cfg = (struct mb_optim_cfg){
+		.kind = MB_OPT_SGD,
+		.lr = 0.1f,
+		.momentum = 0.9f,
+		.beta1 = 0.9f,
+		.beta2 = 0.999f,
+		.eps = 1e-8f,
+		.weight_decay = 0.0f,
+		.clip_norm = 0.0f,
+		.sched = MB_SCHED_CONSTANT,
+		.decay = 1e-4f,
+		.step_every = 10000,
+		.gamma = 0.5f,
+		.cosine_steps = 100000,
+		.lr_min = 0.0f,
+	};
+}
+
+static bool finite_nonneg(float x)
+{
+	return x >= 0.0f && isfinite(x);
+}
+
+/* Whether cfg is usable: known rule and schedule, every value it reads in range. */
+static bool cfg_valid(const struct mb_optim_cfg *c)
+{
+	if (c->kind < MB_OPT_SGD || c->kind > MB_OPT_ADAGRAD)
+		return false;
+	if (!(c->lr > 0.0f && isfinite(c->lr)) || !finite_nonneg(c->weight_decay) ||
+	    !finite_nonneg(c->clip_norm))
+		return false;
+	if ((c->kind == MB_OPT_MOMENTUM || c->kind == MB_OPT_NESTEROV) &&
+	    !(c->momentum >= 0.0f && c->momentum < 1.0f))
+		return false;
+	if (c->kind == MB_OPT_ADAM && !(c->beta1 >= 0.0f && c->beta1 < 1.0f && c->beta2 >= 0.0f &&
+					 c->beta2 < 1.0f))
+		return false;
+	if ((c->kind == MB_OPT_ADAM || c->kind == MB_OPT_ADAGRAD) && !(c->eps > 0.0f && isfinite(c->eps)))
+		return false;
+	switch (c->sched) {
+	case MB_SCHED_CONSTANT:
+		return true;
+	case MB_SCHED_INVTIME:
+	case MB_SCHED_INVSQRT:
+		return finite_nonneg(c->decay);
+	case MB_SCHED_STEP:
+		return c->step_every > 0 && c->gamma > 0.0f && isfinite(c->gamma);
+	case MB_SCHED_COSINE:
+		return c->cosine_steps > 0 && finite_nonneg(c->lr_min) && c->lr_min <= c->lr;
+	default:
+		return false;
+	}
+}
+
+/*
+ * An optimizer for n_params parameters, moments at zero and no step
+ * taken. 0 and *ret, -EINVAL for a bad cfg or n_params 0, -ENOMEM.
+ */
+int mb_optim_new(const struct mb_optim_cfg *cfg, size_t n_params, struct mb_optim **ret)
+{
+	struct mb_optim *o;
+	unsigned nb;
+
+	if (!cfg_valid(cfg) || n_params == 0 || n_params > SIZE_MAX / (2 * sizeof(float)))
+		return -EINVAL;
+	o = calloc(1, sizeof *o);
+	if (!o)
+		return -ENOMEM;
+	o->cfg = *cfg;
+	o->n_params = n_params;
+	nb = n_buffers(cfg->kind);
+	if (nb >= 1 && !(o->m = calloc(n_params, sizeof(float))))
+		goto out_free_optim;
+	if (nb >= 2 && !(o->v = calloc(n_params, sizeof(float))))
+		goto out_free_m;
+	*ret = o;
+	return 0;
+
+out_free_m:
+	free(o->m);
+out_free_optim:
+	free(o);
+	return -ENOMEM;
+}
+
+/* Free o and its moments; NULL is fine. Returns NULL. */
+struct mb_optim *mb_optim_free(struct mb_optim *o)
+{
+	if (!o)
+		return NULL;
+	free(o->m);
+	free(o->v);
+	free(o);
+	return NULL;
+}
+
+/*
+ * Take a new configuration (a reload) keeping the moments and the step
+ * count. -EINVAL, o unchanged, when it is invalid or changes the kind,
+ * since the moments of one rule mean nothing to another.
+ */
+int mb_optim_reconfigure(struct mb_optim *o, const struct mb_optim_cfg *cfg)
+{
+	if (!cfg_valid(cfg) || cfg->kind != o->cfg.kind)
+		return -EINVAL;
+	o->cfg = *cfg;
+	return 0;
+}
+
+/* The schedule at step t, computed in double so that long runs stay exact. */
+static double sched_lr(const struct mb_optim_cfg *c, uint64_t t)
+{
+	double lr = c->lr, td = (double)t;
+
+	switch (c->sched) {
+	case MB_SCHED_INVTIME:
+		return lr / (1.0 + c->decay * td);
+	case MB_SCHED_INVSQRT:
+		return lr / sqrt(1.0 + c->decay * td);
+	case MB_SCHED_STEP:
+		return lr * pow(c->gamma, (double)(t / c->step_every));
+	case MB_SCHED_COSINE: {
+		double T = (double)c->cosine_steps, tt = td < T ? td : T;
+		return c->lr_min + (lr - c->lr_min) * (1.0 + cos(M_PI * tt / T)) / 2.0;
+	}
+	default:
+		return lr;
+	}
+}
+
+/* The learning rate the next step uses: the schedule at t = steps taken so far. */
+float mb_optim_lr(const struct mb_optim *o)
+{
+	return (float)sched_lr(&o->cfg, o->steps);
+}
+
+/* Steps taken, including fused SGD steps counted with mb_optim_count_step. */
+uint64_t mb_optim_steps(const struct mb_optim *o)
+{
+	return o->steps;
+}
+
+/* The parameter count o was created for. */
+size_t mb_optim_n_params(const struct mb_optim *o)
+{
+	return o->n_params;
+}
+
+/*
+ * Plain SGD without weight decay or clipping: the update is exactly
+ * params -= lr * grad, which the model can apply inside its own products.
+ */
+bool mb_optim_is_plain_sgd(const struct mb_optim *o)
+{
+	return o->cfg.kind == MB_OPT_SGD && o->cfg.weight_decay == 0.0f && o->cfg.clip_norm == 0.0f;
+}
+
+/* Count a step the model applied itself, so the schedule advances. */
+void mb_optim_count_step(struct mb_optim *o)
+{
+	o->steps++;
+}
+
+/*
+ * g += wd p (when wd is not 0), returning the sum of squares of the
+ * result. Eight partial sums in a fixed order: fast, and the same bits on
+ * every run.
+ */
+static double decay_and_norm2(float *g, const float *p, size_t n, float wd)
+{
+	double acc[8] = {0};
+	size_t i = 0;
+
+	if (wd != 0.0f)
+		for (size_t k = 0; k < n; k++)
+			g[k] += wd * p[k];
+	for (; i + 8 <= n; i += 8)
+		for (unsigned k = 0; k < 8; k++)
+			acc[k] += (double)g[i + k] * g[i + k];
+	for (; i < n; i++)
+		acc[0] += (double)g[i] * g[i];
+	return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/*
+ * One step: weight decay (applied to every parameter, biases included),
+ * clipping of the global L2 norm, then the rule at the scheduled rate.
+ * grads is modified. -EDOM, params and moments untouched, when grads
+ * (after decay) hold a non-finite value.
+ */
+int mb_optim_step(struct mb_optim *o, float *params, float *grads)
+{
+	const struct mb_optim_cfg *c = &o->cfg;
+	size_t n = o->n_params;
+	double norm2 = decay_and_norm2(grads, params, n, c->weight_decay);
+	float lr = mb_optim_lr(o), scale = 1.0f;
+
+	if (!isfinite(norm2))
+		return -EDOM;
+	if (c->clip_norm > 0.0f) {
+		double norm = sqrt(norm2);
+		if (norm > c->clip_norm)
+			scale = (float)(c->clip_norm / norm);
+	}
+
+	switch (c->kind) {
+	case MB_OPT_SGD: {
+		float a = lr * scale;
+		for (size_t i = 0; i < n; i++)
+			params[i] -= a * grads[i];
+		break;
+	}
+	case MB_OPT_MOMENTUM: {
+		float mu = c->momentum, *v = o->m;
+		for (size_t i = 0; i < n; i++) {
+			v[i] = mu * v[i] + scale * grads[i];
+			params[i] -= lr * v[i];
+		}
+		break;
+	}
+	case MB_OPT_NESTEROV: {
+		float mu = c->momentum, *v = o->m;
+		for (size_t i = 0; i < n; i++) {
+			float g = scale * grads[i];
+			v[i] = mu * v[i] + g;
+			params[i] -= lr * (g + mu * v[i]);
+		}
+		break;
+	}
+	case MB_OPT_ADAM: {
+		float b1 = c->beta1, b2 = c->beta2, eps = c->eps, *m = o->m, *v = o->v;
+		double t = (double)o->steps + 1.0;
+		/* Bias corrections folded into the rate: lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps sqrt(1 - b2^t)). */
+		double c1 = 1.0 - pow(b1, t), c2 = sqrt(1.0 - pow(b2, t));
+		float a = (float)(lr * c2 / c1), e = (float)(eps * c2);
+		for (size_t i = 0; i < n; i++) {
+			float g = scale * grads[i];
+			m[i] = b1 * m[i] + (1.0f - b1) * g;
+			v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+			params[i] -= a * m[i] / (sqrtf(v[i]) + e);
+		}
+		break;
+	}
+	case MB_OPT_ADAGRAD: {
+		float eps = c->eps, *G = o->m;
+		for (size_t i = 0; i < n; i++) {
+			float g = scale * grads[i];
+			G[i] += g * g;
+			params[i] -= lr * g / (sqrtf(G[i]) + eps);
+		}
+		break;
+	}
+	}
+	o->steps++;
+	return 0;
+}
+
+/* Bytes mb_optim_state_save writes for o. */
+size_t mb_optim_state_size(const struct mb_optim *o)
+{
+	return STATE_HEADER_BYTES + (size_t)n_buffers(o->cfg.kind) * o->n_params * sizeof(float);
+}
+
+/*
+ * Write the state (step count and moments) into buf: the bytes written,
+ * or -ENOSPC when cap is smaller than mb_optim_state_size.
+ */
+long mb_optim_state_save(const struct mb_optim *o, void *buf, size_t cap)
+{
+	size_t size = mb_optim_state_size(o);
+	unsigned nb = n_buffers(o->cfg.kind);
+	struct mb_wire w;
+
+	if (cap < size || size > (size_t)LONG_MAX)
+		return -ENOSPC;
+	mb_wire_init(&w, buf, size);
+	mb_wire_put_bytes(&w, STATE_MAGIC, 4);
+	mb_wire_put_u32(&w, STATE_VERSION);
+	mb_wire_put_u32(&w, (uint32_t)o->cfg.kind);
+	mb_wire_put_u32(&w, nb);
+	mb_wire_put_u64(&w, o->n_params);
+	mb_wire_put_u64(&w, o->steps);
+	for (unsigned b = 0; b < nb; b++) {
+		const float *src = b == 0 ? o->m : o->v;
+		for (size_t i = 0; i < o->n_params; i++)
+			mb_wire_put_f32(&w, src[i]);
+	}
+	return mb_wire_ok(&w) ? (long)size : -ENOSPC;
+}
+
+/*
+ * Restore a state written by mb_optim_state_save into an optimizer of
+ * the same kind and size. Checks everything before changing anything:
+ * -EBADMSG bad magic, -EPROTONOSUPPORT unknown version, -EINVAL another
+ * kind, another parameter count or a wrong length, -EDOM a non-finite
+ * moment. o is unchanged on failure.
+ */
+int mb_optim_state_load(struct mb_optim *o, const void *buf, size_t len)
+{
+	unsigned nb = n_buffers(o->cfg.kind);
+	struct mb_wire w;
+	const uint8_t *body;
+
+	mb_wire_init(&w, buf, len);
+	const uint8_t *magic = mb_wire_take(&w, 4);
+	if (!magic)
+		return -EINVAL;
+	if (memcmp(magic, STATE_MAGIC, 4) != 0)
+		return -EBADMSG;
+	uint32_t version = mb_wire_u32(&w);
+	if (!mb_wire_ok(&w))
+		return -EINVAL;
+	if (version != STATE_VERSION)
+		return -EPROTONOSUPPORT;
+	uint32_t kind = mb_wire_u32(&w);
+	uint32_t buffers = mb_wire_u32(&w);
+	uint64_t n_params = mb_wire_u64(&w);
+	uint64_t steps = mb_wire_u64(&w);
+	if (!mb_wire_ok(&w) || kind != (uint32_t)o->cfg.kind || buffers != nb || n_params != o->n_params)
+		return -EINVAL;
+	if (mb_wire_left(&w) != (size_t)nb * o->n_params * sizeof(float))
+		return -EINVAL;
+	body = mb_wire_take(&w, mb_wire_left(&w));
+	for (size_t i = 0; i < (size_t)nb * o->n_params; i++)
+		if (!isfinite(mb_lef32(body + 4 * i)))
+			return -EDOM;
+
+	for (unsigned b = 0; b < nb; b++) {
+		float *dst = b == 0 ? o->m : o->v;
+		const uint8_t *src = body + (size_t)b * o->n_params * sizeof(float);
+		for (size_t i = 0; i < o->n_params; i++)
+			dst[i] = mb_lef32(src + 4 * i);
+	}
+	o->steps = steps;
+	return 0;
+}
+
+static const char *const optim_names[] = {
+	[MB_OPT_SGD] = "sgd",
+	[MB_OPT_MOMENTUM] = "momentum",
+	[MB_OPT_NESTEROV] = "nesterov",
+	[MB_OPT_ADAM] = "adam",
+	[MB_OPT_ADAGRAD] = "adagrad",
+};
+
+static const char *const sched_names[] = {
+	[MB_SCHED_CONSTANT] = "constant",
+	[MB_SCHED_INVTIME] = "inverse-time",
+	[MB_SCHED_INVSQRT] = "inverse-sqrt",
+	[MB_SCHED_STEP] = "step",
+	[MB_SCHED_COSINE] = "cosine",
+};
+
+/* The rule named s ("sgd", "momentum", "nesterov", "adam", "adagrad"); -EINVAL if unknown. */
+int mb_optim_kind_parse(const char *s, enum mb_optim_kind *ret)
+{
+	for (int k = MB_OPT_SGD; s && k <= MB_OPT_ADAGRAD; k++)
+		if (strcmp(s, optim_names[k]) == 0) {
+			*ret = (enum mb_optim_kind)k;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/*
+ * The schedule named s ("constant", "inverse-time", "inverse-sqrt",
+ * "step", "cosine"; "invtime" and "invsqrt" as the enum spells them too).
+ * -EINVAL if unknown.
+ */
+int mb_sched_kind_parse(const char *s, enum mb_sched_kind *ret)
+{
+	if (!s)
+		return -EINVAL;
+	for (int k = MB_SCHED_CONSTANT; k <= MB_SCHED_COSINE; k++)
+		if (strcmp(s, sched_names[k]) == 0) {
+			*ret = (enum mb_sched_kind)k;
+			return 0;
+		}
+	if (strcmp(s, "invtime") == 0) {
+		*ret = MB_SCHED_INVTIME;
+		return 0;
+	}
+	if (strcmp(s, "invsqrt") == 0) {
+		*ret = MB_SCHED_INVSQRT;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* The name mb_optim_kind_parse takes for k, or "unknown". */
+const char *mb_optim_kind_name(enum mb_optim_kind k)
+{
+	return k >= MB_OPT_SGD && k <= MB_OPT_ADAGRAD ? optim_names[k] : "unknown";
+}
+
+/* The name mb_sched_kind_parse takes for k, or "unknown". */
+const char *mb_sched_kind_name(enum mb_sched_kind k)
+{
+	return k >= MB_SCHED_CONSTANT && k <= MB_SCHED_COSINE ? sched_names[k] : "unknown";
+}

@@ -3,7 +3,8 @@
  * optim.h - optimizers and learning-rate schedules.
  *
  * One step takes the mean gradient of a batch and moves the parameters:
- * weight decay (L2, g += wd * p), then clipping of the gradient's L2 norm,
+ * weight decay (L2, g += wd * p, applied to every parameter, biases
+ * included), then clipping of the gradient's global L2 norm,
  * then the rule (SGD, momentum, Nesterov, Adam, AdaGrad) at the learning
  * rate the schedule gives for this step. The state (step count, moments)
  * serialises for checkpoints.
@@ -55,6 +56,9 @@ int mb_optim_reconfigure(struct mb_optim *o, const struct mb_optim_cfg *cfg);
 /* The learning rate the next step will use. */
 float mb_optim_lr(const struct mb_optim *o);
 uint64_t mb_optim_steps(const struct mb_optim *o);
+
+/* The parameter count the optimizer was created for. */
+size_t mb_optim_n_params(const struct mb_optim *o);
 
 /* True when a step is plain SGD with no decay or clipping, so the model may fuse it. */
 bool mb_optim_is_plain_sgd(const struct mb_optim *o);

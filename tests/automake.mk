@@ -10,3 +10,4 @@ include tests/daemon.mk
 include tests/proto.mk
 include tests/source_file.mk
 include tests/tools.mk
+include tests/systemd.mk
