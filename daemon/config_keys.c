@@ -44,9 +44,9 @@ const struct mb_cfg_key mb_cfg_keys[] = {
 	 "seed of the initial weights"},
 
 	/* [optimizer] */
-	{"optimizer", "kind", NULL, MB_CFG_ENUM, "sgd", 0, 0, "sgd|momentum|nesterov|adam|adagrad",
+	{"optimizer", "kind", NULL, MB_CFG_ENUM, "adagrad", 0, 0, "sgd|momentum|nesterov|adam|adagrad",
 	 OFF(optimizer.kind), "update rule"},
-	{"optimizer", "lr", NULL, MB_CFG_DOUBLE, "0.1", 1e-12, 1e3, NULL, OFF(optimizer.lr),
+	{"optimizer", "lr", NULL, MB_CFG_DOUBLE, "0.05", 1e-12, 1e3, NULL, OFF(optimizer.lr),
 	 "base learning rate"},
 	{"optimizer", "momentum", NULL, MB_CFG_DOUBLE, "0.9", 0, 0.999999, NULL, OFF(optimizer.momentum),
 	 "momentum and nesterov: velocity decay"},

@@ -64,7 +64,7 @@ static const char usage[] =
 	"  -V, --version          show the version\n"
 	"\n"
 	"With no configuration at all the daemon trains a softmax model (10 classes,\n"
-	"inputs from the first valid sample, SGD at lr 0.1, batches of 64) and uses\n"
+	"inputs from the first valid sample, AdaGrad at lr 0.05, batches of 64) and uses\n"
 	"these endpoints, RUNDIR being $RUNTIME_DIRECTORY, else /run/minibatchd as\n"
 	"root, else $XDG_RUNTIME_DIR/minibatchd, else a new directory under /tmp:\n"
 	"  ingest (PULL)      ipc://RUNDIR/ingest     tcp://127.0.0.1:7710\n"

@@ -41,8 +41,8 @@ static void config_defaults(void)
 	CU_ASSERT_STRING_EQUAL(cfg->model.kind, "softmax");
 	CU_ASSERT_EQUAL(cfg->model.outputs, 10);
 	CU_ASSERT_EQUAL(cfg->model.inputs, 0);
-	CU_ASSERT_STRING_EQUAL(cfg->optimizer.kind, "sgd");
-	CU_ASSERT_DOUBLE_EQUAL(cfg->optimizer.lr, 0.1, 1e-12);
+	CU_ASSERT_STRING_EQUAL(cfg->optimizer.kind, "adagrad");
+	CU_ASSERT_DOUBLE_EQUAL(cfg->optimizer.lr, 0.05, 1e-12);
 	CU_ASSERT_EQUAL(cfg->batch.size, 64);
 	CU_ASSERT_EQUAL(cfg->batch.linger_ms, 20);
 	CU_ASSERT_EQUAL(cfg->batch.queue_batches, 8);

@@ -161,7 +161,7 @@ static void check_config_round_trip(void)
 	CU_ASSERT(run_capture(a3, out, sizeof out, err, sizeof err) == 0);
 	CU_ASSERT(strstr(out, "[source.default]\ntype = zmq\n") != NULL);
 	CU_ASSERT(strstr(out, "endpoint = ipc://ingest,tcp://127.0.0.1:7710\n") != NULL);
-	CU_ASSERT(strstr(out, "[optimizer]\nkind = sgd\nlr = 0.1\n") != NULL);
+	CU_ASSERT(strstr(out, "[optimizer]\nkind = adagrad\nlr = 0.05\n") != NULL);
 
 	write_file(path, "# a comment\n[batch]\nsizee = 3\n");
 	const char *a4[] = {"--check-config", "-c", path, NULL};
