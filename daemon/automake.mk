@@ -26,3 +26,6 @@ daemon_minibatchd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon -DMB_VERSION=
 	$(ZMQ_CFLAGS) $(SYSTEMD_CFLAGS)
 daemon_minibatchd_LDADD = daemon/libminibatchd.la lib/libminibatch.la \
 	$(ZMQ_LIBS) $(URING_LIBS) $(SYSTEMD_LIBS) $(BLAS_LIBS) $(ZLIB_LIBS) -lm
+
+include daemon/checkpoint.mk
+include daemon/ops.mk

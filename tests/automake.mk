@@ -11,3 +11,7 @@ include tests/proto.mk
 include tests/source_file.mk
 include tests/tools.mk
 include tests/systemd.mk
+include tests/checkpoint.mk
+include tests/ops.mk
+include tests/python.mk
+include tests/install.mk
