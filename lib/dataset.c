@@ -58,6 +58,8 @@ static int sink_reserve(struct sink *s, size_t want)
 
 static int sink_append(struct sink *s, const uint8_t *in, size_t n)
 {
+	if (n == 0)
+		return 0; /* nothing to copy, and s->p may still be NULL */
 	if (n > s->max - s->len)
 		return -E2BIG;
 	int err = sink_reserve(s, n);

@@ -218,7 +218,8 @@ int mb_sample_bin_parse(const void *buf, size_t len, const struct mb_shape *expe
 		return mb_diag_set(diag, -EINVAL, MB_R_SCALE, 0, 20,
 				   "message has scale %g and offset %g: both must be finite, scale non-zero",
 				   (double)scale, (double)offset);
-	if (elem == MB_ELEM_F32 && (scale != 1.0f || offset != 0.0f))
+	/* Compared as bits: -0.0 == 0.0 as floats, but one message must have one byte form. */
+	if (elem == MB_ELEM_F32 && (mb_le32(w.p + 20) != 0x3f800000u || mb_le32(w.p + 24) != 0))
 		return mb_diag_set(diag, -EINVAL, MB_R_SCALE, 0, 20,
 				   "message has f32 features with scale %g and offset %g, expected 1 and 0",
 				   (double)scale, (double)offset);

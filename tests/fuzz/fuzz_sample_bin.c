@@ -4,9 +4,10 @@
  *
  * Whatever arrives on a PULL socket reaches mb_sample_bin_parse first, so
  * it must refuse garbage with a reason and accept only messages whose every
- * row converts to finite values. An accepted float32 message is also
- * encoded again: the bytes must be the same, or encoder and decoder read
- * the format differently.
+ * row converts to finite values and whose shape it reports exactly. An
+ * accepted message is encoded again: float32 must give back the very bytes
+ * (else encoder and decoder read the format differently), and whatever
+ * the encoder writes must decode.
  */
 #include <errno.h>
 #include <math.h>
