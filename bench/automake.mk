@@ -4,3 +4,5 @@ noinst_PROGRAMS += bench/train_bench
 bench_train_bench_SOURCES = bench/train_bench.c
 bench_train_bench_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS)
 bench_train_bench_LDADD = lib/libminibatch.la $(BLAS_LIBS) -lm
+
+include bench/bench.mk

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "mb_proto.h"
+#include "metrics.h"
 
 static const char default_source_name[] = "default";
 static const char default_source_endpoint[] = "ipc://ingest,tcp://127.0.0.1:7710";
@@ -409,6 +410,30 @@ static char *trim(char *s)
 	return s;
 }
 
+/*
+ * Where the value of key in section was last set explicitly, or NULL while
+ * it holds its default: a file that sets a key twice is refused, since the
+ * silent winner is rarely what its author meant.
+ */
+static const struct mb_cfg_origin *explicit_origin(const struct mb_config *c, const char *section, const char *key)
+{
+	if (strncmp(section, "source.", 7) == 0) {
+		for (unsigned i = 0; i < c->n_sources; i++) {
+			if (strcmp(c->sources[i].name, section + 7) != 0)
+				continue;
+			const struct mb_source_kv *kv = source_find_set(&c->sources[i], key);
+			return kv ? &kv->origin : NULL;
+		}
+		return NULL;
+	}
+	bool known;
+	const struct mb_cfg_key *k = find_global(section, key, &known);
+	if (!k)
+		return NULL;
+	const struct mb_cfg_origin *o = &c->origin[k - mb_cfg_keys];
+	return o->file ? o : NULL;
+}
+
 /* Parse one INI line of text; section holds the current section between calls. */
 static int load_line(struct mb_config *c, char *line, char *section, size_t section_cap,
 		     const struct mb_cfg_origin *o, struct mb_cfg_err *err)
@@ -461,6 +486,9 @@ static int load_line(struct mb_config *c, char *line, char *section, size_t sect
 	char dotted[MB_CFG_NAME_BYTES + 256];
 	if ((size_t)snprintf(dotted, sizeof dotted, "%s.%s", section, key) >= sizeof dotted)
 		return fail(err, -EINVAL, o, key, "unknown key");
+	const struct mb_cfg_origin *prev = explicit_origin(c, section, key);
+	if (prev && strcmp(prev->file, o->file) == 0)
+		return fail(err, -EINVAL, o, dotted, "set twice in this file (first on line %u)", prev->line);
 	return mb_config_set(c, dotted, value, o, err);
 }
 
@@ -583,6 +611,20 @@ static int finish_model(struct mb_config *c, struct mb_cfg_err *err)
 	return r;
 }
 
+/* The metrics address must be one the endpoint can listen on. */
+static int finish_metrics(struct mb_config *c, struct mb_cfg_err *err)
+{
+	struct sockaddr_storage addr;
+	socklen_t len;
+	if (!*c->metrics.listen || mb_metrics_listen_parse(c->metrics.listen, &addr, &len) == 0)
+		return 0;
+	size_t row = 0;
+	while (strcmp(mb_cfg_keys[row].section, "metrics") || strcmp(mb_cfg_keys[row].name, "listen"))
+		row++;
+	return fail(err, -EINVAL, &c->origin[row], "metrics.listen",
+		    "'%s' is not ADDRESS:PORT (IPv4, or IPv6 in brackets; port 0..65535)", c->metrics.listen);
+}
+
 /*
  * Check every value, add the default source when none is declared, and
  * fill the typed fields. 0, or -errno with *err.
@@ -603,6 +645,8 @@ int mb_config_finish(struct mb_config *c, struct mb_cfg_err *err)
 	int r = finish_model(c, err);
 	if (r < 0)
 		return r;
+	if ((r = finish_metrics(c, err)) < 0)
+		return r;
 	if (c->n_sources == 0) {
 		struct mb_cfg_origin def = {NULL, 0};
 		struct mb_source_cfg *s = source_get(c, default_source_name, strlen(default_source_name), &def);
@@ -615,6 +659,30 @@ int mb_config_finish(struct mb_config *c, struct mb_cfg_err *err)
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+/* [optimizer] as lib/optim.h takes it (see config.h). */
+int mb_config_optim_cfg(const struct mb_config *c, struct mb_optim_cfg *ret)
+{
+	struct mb_optim_cfg o;
+	mb_optim_cfg_default(&o);
+	if (mb_optim_kind_parse(c->optimizer.kind, &o.kind) < 0 ||
+	    mb_sched_kind_parse(c->optimizer.schedule, &o.sched) < 0)
+		return -EINVAL;
+	o.lr = (float)c->optimizer.lr;
+	o.momentum = (float)c->optimizer.momentum;
+	o.beta1 = (float)c->optimizer.beta1;
+	o.beta2 = (float)c->optimizer.beta2;
+	o.eps = (float)c->optimizer.eps;
+	o.weight_decay = (float)c->optimizer.weight_decay;
+	o.clip_norm = (float)c->optimizer.clip_norm;
+	o.decay = (float)c->optimizer.decay;
+	o.step_every = c->optimizer.step_every;
+	o.gamma = (float)c->optimizer.gamma;
+	o.cosine_steps = c->optimizer.cosine_steps;
+	o.lr_min = (float)c->optimizer.lr_min;
+	*ret = o;
 	return 0;
 }
 

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "optim.h"
 #include "source.h"
 
 #define MB_CFG_NAME_BYTES   64u   /* a source name (the NAME of [source.NAME]), with its NUL */
@@ -129,6 +130,16 @@ struct mb_config {
 	struct {
 		const char *level;       /* debug|info|notice|warning|err */
 	} log;
+	struct {
+		const char *listen;      /* HOST:PORT of the HTTP endpoint; empty: none */
+	} metrics;
+	struct {
+		const char *dir;         /* checkpoint directory; "" $STATE_DIRECTORY or none, "auto", "none" */
+		uint32_t every_batches;  /* a checkpoint after this many batches (0: never by count) */
+		uint32_t every_ms;       /* a checkpoint after this long with new batches (0: never by time) */
+		uint32_t keep;           /* checkpoints kept */
+		bool on_exit;            /* a checkpoint when the daemon stops */
+	} checkpoint;
 	unsigned n_sources;                          /* sources declared */
 	struct mb_source_cfg sources[MB_MAX_SOURCES]; /* in order of first appearance */
 	char *files[MB_CFG_MAX_FILES];               /* private: names origins point to, owned */
@@ -168,6 +179,13 @@ int mb_config_set(struct mb_config *c, const char *dotted, const char *value,
  * fields. 0, or -EINVAL with *err.
  */
 int mb_config_finish(struct mb_config *c, struct mb_cfg_err *err);
+
+/*
+ * The optimizer settings of [optimizer] (after finish) for lib/optim.h.
+ * 0 and *ret, or -EINVAL when the kind or schedule is unknown to the
+ * library; *ret untouched.
+ */
+int mb_config_optim_cfg(const struct mb_config *c, struct mb_optim_cfg *ret);
 
 /* Write the effective configuration as an INI file (after finish). */
 void mb_config_print(const struct mb_config *c, FILE *f);

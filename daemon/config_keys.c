@@ -101,6 +101,26 @@ const struct mb_cfg_key mb_cfg_keys[] = {
 	{"log", "level", NULL, MB_CFG_ENUM, "info", 0, 0, "debug|info|notice|warning|err", OFF(log.level),
 	 "lowest priority logged"},
 
+	/* [metrics] */
+	{"metrics", "listen", NULL, MB_CFG_STRING, "127.0.0.1:7712", 0, 0, NULL, OFF(metrics.listen),
+	 "HOST:PORT of the OpenMetrics endpoint http://HOST:PORT/metrics (IPv6 in brackets; port 0: any free "
+	 "one); empty: none. Anything but loopback exposes the figures to the network"},
+
+	/* [checkpoint] */
+	{"checkpoint", "dir", NULL, MB_CFG_STRING, "", 0, 0, NULL, OFF(checkpoint.dir),
+	 "directory of the checkpoints (created if missing); empty: $STATE_DIRECTORY (systemd's "
+	 "StateDirectory=) if set, else no checkpoints; auto: $STATE_DIRECTORY, /var/lib/minibatchd (root), "
+	 "$XDG_STATE_HOME/minibatchd or ~/.local/state/minibatchd; none: no checkpoints. At start the daemon "
+	 "continues from the newest valid checkpoint there"},
+	{"checkpoint", "every_batches", NULL, MB_CFG_U32, "0", 0, U32_MAX_D, NULL, OFF(checkpoint.every_batches),
+	 "write a checkpoint after this many batches; 0: not by count"},
+	{"checkpoint", "every_ms", NULL, MB_CFG_U32, "60000", 0, U32_MAX_D, NULL, OFF(checkpoint.every_ms),
+	 "write a checkpoint after this many milliseconds if the model changed; 0: not by time"},
+	{"checkpoint", "keep", NULL, MB_CFG_U32, "3", 1, 1000, NULL, OFF(checkpoint.keep),
+	 "checkpoints kept; older ones are deleted once a new one is safely on disk"},
+	{"checkpoint", "on_exit", NULL, MB_CFG_BOOL, "true", 0, 0, NULL, OFF(checkpoint.on_exit),
+	 "write a checkpoint when the daemon stops, after training every queued batch"},
+
 	/* [source.NAME], every type */
 	{"source", "type", NULL, MB_CFG_ENUM, NULL, 0, 0, "zmq|file", 0,
 	 "source family (required)"},

@@ -17,6 +17,8 @@
 
 /* Requests beyond this are cut off by ZeroMQ (the peer is disconnected); up to it they get a refusal. */
 #define CONTROL_MAXMSGSIZE (64 << 10)
+/* How long save and reset wait for the trainer: below a client's usual 5 s, so it hears why. */
+#define CONTROL_TRAINER_TIMEOUT_MS 4000
 
 struct mb_control {
 	struct mb_control_cfg cfg; /* as given */
@@ -100,9 +102,9 @@ static void status_fields(struct mb_control *c, struct json *j)
 	const struct mb_trainer_stats *t = mb_trainer_stats(c->cfg.trainer);
 	json_add(j, "\"ok\":true,\"state\":\"%s\",\"model\":", state_name(c));
 	json_str(j, c->cfg.model_name);
-	unsigned long long batches = LOAD(t->batches);
-	json_add(j, ",\"version\":%llu,\"samples\":%llu,\"batches\":%llu,\"skipped\":%llu,\"cost\":", batches,
-		 (unsigned long long)LOAD(t->samples), batches, (unsigned long long)LOAD(t->skipped));
+	json_add(j, ",\"version\":%llu,\"samples\":%llu,\"batches\":%llu,\"skipped\":%llu,\"cost\":",
+		 (unsigned long long)LOAD(t->version), (unsigned long long)LOAD(t->samples),
+		 (unsigned long long)LOAD(t->batches), (unsigned long long)LOAD(t->skipped));
 	json_num(j, LOAD(t->cost));
 	json_add(j, ",\"accuracy\":");
 	json_num(j, LOAD(t->accuracy));
@@ -110,6 +112,8 @@ static void status_fields(struct mb_control *c, struct json *j)
 	json_num(j, LOAD(t->samples_per_s));
 	json_add(j, ",\"snapshots\":%llu",
 		 (unsigned long long)(c->cfg.publisher ? LOAD(mb_publisher_stats(c->cfg.publisher)->sent) : 0));
+	json_add(j, ",\"lr\":");
+	json_num(j, LOAD(t->lr));
 }
 
 static void source_fields(struct mb_control *c, struct json *j)
@@ -131,6 +135,39 @@ static void source_fields(struct mb_control *c, struct json *j)
 		json_add(j, "}}");
 	}
 	json_add(j, "]");
+}
+
+/* "reload": the changed keys, or why nothing changed. */
+static size_t reload_reply(struct mb_control *c, struct json *j)
+{
+	struct mb_reload_changes ch;
+	struct mb_cfg_err err;
+	if (!c->cfg.reload)
+		return error_reply(j, "reload is not available");
+	if (mb_reload_run(c->cfg.reload, &ch, &err) < 0)
+		return error_reply(j, err.text);
+	json_add(j, "{\"ok\":true,\"changed\":[");
+	for (unsigned i = 0; i < ch.n; i++) {
+		json_add(j, "%s", i ? "," : "");
+		json_str(j, ch.keys[i]);
+	}
+	json_add(j, "]}");
+	return j->len;
+}
+
+/* "save" and "reset": carried out by the trainer thread between two steps, waited for here. */
+static size_t trainer_reply(struct mb_control *c, struct json *j, enum mb_trainer_cmd cmd)
+{
+	struct mb_trainer_reply r;
+	if (mb_trainer_request(c->cfg.trainer, cmd, CONTROL_TRAINER_TIMEOUT_MS, &r) < 0)
+		return error_reply(j, r.error);
+	json_add(j, "{\"ok\":true");
+	if (cmd == MB_TRAINER_SAVE) {
+		json_add(j, ",\"path\":");
+		json_str(j, r.path);
+	}
+	json_add(j, ",\"version\":%llu}", (unsigned long long)r.version);
+	return j->len;
 }
 
 /* Answer one request (see control.h). */
@@ -157,7 +194,9 @@ size_t mb_control_answer(struct mb_control *c, const char *req, size_t len, char
 	bool status = strcmp(cmd, MB_CTL_STATUS) == 0, stats = strcmp(cmd, MB_CTL_STATS) == 0;
 	bool snapshot = strcmp(cmd, MB_CTL_SNAPSHOT) == 0;
 	bool pause = strcmp(cmd, MB_CTL_PAUSE) == 0, resume = strcmp(cmd, MB_CTL_RESUME) == 0;
-	if (!status && !stats && !snapshot && !pause && !resume)
+	bool reload = strcmp(cmd, MB_CTL_RELOAD) == 0;
+	bool save = strcmp(cmd, MB_CTL_SAVE) == 0, reset = strcmp(cmd, MB_CTL_RESET) == 0;
+	if (!status && !stats && !snapshot && !pause && !resume && !reload && !save && !reset)
 		return error_reply(&j, "unknown command");
 	if (arg)
 		return error_reply(&j, "this command takes no argument");
@@ -167,11 +206,15 @@ size_t mb_control_answer(struct mb_control *c, const char *req, size_t len, char
 		if (stats)
 			source_fields(c, &j);
 		json_add(&j, "}");
+	} else if (reload) {
+		reload_reply(c, &j);
+	} else if (save || reset) {
+		trainer_reply(c, &j, save ? MB_TRAINER_SAVE : MB_TRAINER_RESET);
 	} else if (snapshot) {
 		if (mb_trainer_request_snapshot(c->cfg.trainer) < 0)
 			return error_reply(&j, "no model yet: no valid sample has arrived");
 		json_add(&j, "{\"ok\":true,\"version\":%llu}",
-			 (unsigned long long)LOAD(mb_trainer_stats(c->cfg.trainer)->batches));
+			 (unsigned long long)LOAD(mb_trainer_stats(c->cfg.trainer)->version));
 	} else {
 		mb_ingest_pause(c->cfg.ing, pause);
 		mb_log(LOG_NOTICE, "control: ingest %s", pause ? "paused" : "resumed");

@@ -4,13 +4,21 @@
  *
  * Commands (proto/mb_proto.h): "status" and "stats" report figures as a
  * JSON object; "snapshot" makes the trainer publish now; "pause" and
- * "resume" stop and restart reading from every source. Every request gets
+ * "resume" stop and restart reading from every source; "reload" reads the
+ * configuration again and applies what can change live (daemon/reload.h),
+ * replying {"ok":true,"changed":["optimizer.lr",...]} or {"ok":false,
+ * "error":"FILE:LINE: KEY: why"}; "save" writes a checkpoint now,
+ * {"ok":true,"path":FILE,"version":N}; "reset" starts the model and the
+ * optimizer afresh, {"ok":true,"version":N} (the version moves on). Save
+ * and reset are carried out by the trainer between two steps; the reply
+ * waits for them. Every request gets
  * exactly one reply, {"ok":false,"error":"..."} for anything unknown,
  * malformed or over MB_MAX_CONTROL_BYTES, so a client never hangs.
  *
  * status: {"ok":true,"state":"running|paused|stopping","model":NAME,
  *   "version":N,"samples":N,"batches":N,"skipped":N,"cost":X,
- *   "accuracy":X,"samples_per_s":X,"snapshots":N}
+ *   "accuracy":X,"samples_per_s":X,"snapshots":N,"lr":X}
+ * (lr: the learning rate of the next step, schedule applied)
  * stats: the same plus "sources":[{"name":NAME,"type":"zmq|file",
  *   "received":N,"queued":N,"dropped":N,"rejected":N,"bytes":N,
  *   "rejected_by":{"magic":N,...every reason...}},...]
@@ -24,6 +32,7 @@
 #include "config.h"
 #include "ingest.h"
 #include "publisher.h"
+#include "reload.h"
 #include "trainer.h"
 
 #define MB_CONTROL_REPLY_BYTES (64u << 10) /* the longest reply */
@@ -37,6 +46,7 @@ struct mb_control_cfg {
 	struct mb_ingest *ing;           /* source figures, pause */
 	struct mb_trainer *trainer;      /* training figures, snapshot requests */
 	struct mb_publisher *publisher;  /* publishing figures; may be NULL */
+	struct mb_reload *reload;        /* "reload"; NULL: the command is refused */
 };
 
 struct mb_control;

@@ -22,8 +22,8 @@
 #define FEED_WAIT_MS 50             /* longest wait for a free batch before looking at the stop flag */
 #define LABELS_MAX_BYTES (1u << 30) /* an IDX labels file, inflated */
 
-/* Make the position of the last submitted batch visible to mb_file_rows_position(). */
-static void publish(struct mb_source *s)
+/* Open the position for writing and write s->at into it; readers wait until publish_end(). */
+static void publish_begin(struct mb_source *s)
 {
 	uint64_t seq = atomic_load_explicit(&s->pub_seq, memory_order_relaxed);
 	atomic_store_explicit(&s->pub_seq, seq + 1, memory_order_relaxed);
@@ -33,19 +33,38 @@ static void publish(struct mb_source *s)
 	atomic_store_explicit(&s->pub_epoch_row, (uint64_t)s->at.epoch << 32 | s->at.row, memory_order_relaxed);
 	atomic_store_explicit(&s->pub_offset, s->at.offset, memory_order_relaxed);
 	atomic_store_explicit(&s->pub_rows, s->at.rows, memory_order_relaxed);
-	/* Pairs with the acquire load of the reader: the fields are seen before the even count. */
-	atomic_store_explicit(&s->pub_seq, seq + 2, memory_order_release);
 }
 
-/* Hand over the batch being filled (see source_file.h). */
+static void publish_end(struct mb_source *s)
+{
+	uint64_t seq = atomic_load_explicit(&s->pub_seq, memory_order_relaxed);
+	/* Pairs with the acquire load of the reader: the fields (and a batch queued meanwhile) are seen first. */
+	atomic_store_explicit(&s->pub_seq, seq + 1, memory_order_release);
+}
+
+/* Make s->at visible to mb_file_rows_position() (see source_file.h). */
+void mb_file_rows_publish(struct mb_source *s)
+{
+	publish_begin(s);
+	publish_end(s);
+}
+
+/*
+ * Hand over the batch being filled (see source_file.h). The batch is
+ * queued while the position is open for writing, so a reader never sees
+ * the batch queued and the position from before it, nor the reverse: the
+ * trainer relies on that to record the position of a batch it learned
+ * from (daemon/trainer.c).
+ */
 void mb_file_rows_submit(struct mb_source *s)
 {
 	if (!s->batch)
 		return;
 	s->batch->position = s->at.rows;
+	publish_begin(s);
 	mb_feed_submit(s->feed, s->batch);
+	publish_end(s);
 	s->batch = NULL;
-	publish(s);
 }
 
 /* A free row of the current batch, waiting for a batch if none is free; MB_FILE_STOP when stopping. */
@@ -264,7 +283,10 @@ static int binary_record(struct mb_source *s, const struct mb_file_record *rec)
 	}
 	if (s->store)
 		return keep_binary(s, rec, &v);
-	for (uint32_t i = 0; i < v.count; i++) {
+	/* Resuming inside this message: its first rows were learned from before the restart. */
+	uint32_t first = s->first_row < v.count ? s->first_row : v.count;
+	s->first_row = 0;
+	for (uint32_t i = first; i < v.count; i++) {
 		err = slot(s, &x, &y);
 		if (err)
 			return err;

@@ -10,7 +10,7 @@
 
 #include "log.h"
 
-/* Relaxed: the level is set once at start-up, before the threads exist. */
+/* Relaxed: a line racing a change of level (a reload) may go either way, which is fine. */
 static _Atomic int log_level = LOG_INFO;
 
 static const char *const level_names[] = {
@@ -50,6 +50,10 @@ static void vlog(int priority, const char *fmt, va_list ap)
 	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
 	if (len > sizeof line - 2)
 		len = sizeof line - 2;
+	/* One event, one line: a newline or other control byte from peer-supplied text becomes a space. */
+	for (size_t i = (size_t)n; i < len; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = ' ';
 	line[len++] = '\n';
 	/* One write per line keeps threads' lines whole; a lost log line is not worth a retry loop. */
 	ssize_t w = write(STDERR_FILENO, line, len);

@@ -5,7 +5,9 @@
  * Each line starts with an sd-daemon priority prefix ("<6>"), so journald
  * files it at the right priority when the daemon runs under systemd, and a
  * person reading a terminal still sees plain text. Lines are written with
- * one write(2) each, so lines from different threads never interleave.
+ * one write(2) each, so lines from different threads never interleave, and
+ * a control byte in the text (a newline in a peer's data) is written as a
+ * space, so one event is always exactly one line.
  *
  * Rejected input can arrive at any rate a peer likes; struct mb_log_limit
  * caps such lines per source (MB_LOG_LIMIT_BURST a second) and then says
@@ -21,7 +23,7 @@
 #define MB_LOG_LINE_BYTES  1024u /* longest line; longer ones are cut */
 #define MB_LOG_LIMIT_BURST 10u   /* limited lines per second */
 
-/* Set the lowest priority written (LOG_ERR..LOG_DEBUG); the default is LOG_INFO. */
+/* Set the lowest priority written (LOG_ERR..LOG_DEBUG), from any thread; the default is LOG_INFO. */
 void mb_log_set_level(int priority);
 
 /* Parse "debug", "info", "notice", "warning", "err" into a priority; -EINVAL. */

@@ -32,12 +32,16 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "checkpoint_setup.h"
 #include "config.h"
+#include "config_args.h"
 #include "control.h"
 #include "handover.h"
 #include "ingest.h"
 #include "log.h"
+#include "metrics.h"
 #include "publisher.h"
+#include "reload.h"
 #include "source.h"
 #include "trainer.h"
 
@@ -54,7 +58,10 @@ static const char usage[] =
 	"Usage: minibatchd [OPTION]...\n"
 	"Learn from live data streams with mini-batch gradient descent.\n"
 	"\n"
-	"  -c, --config=FILE      read the configuration from FILE (INI)\n"
+	"  -c, --config=FILE      read the configuration from FILE (INI); without it,\n"
+	"                         $CONFIGURATION_DIRECTORY/" MB_CONFIG_FILE_NAME " under systemd, else\n"
+	"                         " MB_CONFIG_DEFAULT_FILE ", is read if it exists\n"
+	"      --no-config        read no configuration file, not even the default one\n"
 	"  -o SECTION.KEY=VALUE   set one key, after the file (repeatable),\n"
 	"                         e.g. -o batch.size=32 -o source.in.endpoint=ipc:///tmp/in\n"
 	"      --check-config     print the effective configuration and exit\n"
@@ -70,9 +77,13 @@ static const char usage[] =
 	"  ingest (PULL)      ipc://RUNDIR/ingest     tcp://127.0.0.1:7710\n"
 	"  snapshots (XPUB)   ipc://RUNDIR/snapshots  tcp://127.0.0.1:7711\n"
 	"  control (REP)      ipc://RUNDIR/control\n"
+	"  metrics (HTTP)     http://127.0.0.1:7712/metrics\n"
 	"ipc socket files are mode 0660. Relative ipc:// paths in the configuration\n"
 	"are taken relative to RUNDIR. Signals: SIGTERM or SIGINT stop the daemon\n"
-	"after it has trained every queued batch and published a final snapshot.\n";
+	"after it has trained every queued batch, written a final checkpoint (see\n"
+	"checkpoint.dir in --help-config) and published a final snapshot;\n"
+	"SIGHUP reads the configuration again (as the control command reload does)\n"
+	"and applies the optimizer, publish and log settings without a restart.\n";
 
 /* One thread the main thread watches. */
 struct worker {
@@ -147,8 +158,13 @@ struct daemon {
 	struct mb_trainer *trainer;     /* the learner thread's state */
 	struct mb_publisher *publisher; /* XPUB socket thread */
 	struct mb_control *control;     /* REP socket thread, NULL when disabled */
+	const struct mb_config_args *args; /* where the configuration came from, for reloads */
+	struct mb_reload *reload;       /* SIGHUP and control "reload" */
+	struct mb_metrics *metrics;     /* the HTTP endpoint, NULL when off or not bound */
+	double start_time_s;            /* CLOCK_REALTIME at start, for the metrics */
 	struct source_slot sources[MB_MAX_SOURCES]; /* one per configured source */
 	unsigned n_sources;             /* of them */
+	struct mb_ckpt_setup ckpt;      /* the checkpoint directory, and the sources as checkpoints see them */
 	struct worker trainer_w, publisher_w, control_w; /* the other threads */
 	int done_fd;                    /* eventfd: some thread's body returned */
 	char topic[MB_MAX_TOPIC_BYTES + 1]; /* the model's name */
@@ -226,26 +242,11 @@ static int trainer_cfg_build(const struct mb_config *c, struct mb_trainer_cfg *t
 		mb_cfg_list_free(items);
 	}
 
-	struct mb_optim_cfg *o = &t->optim;
-	mb_optim_cfg_default(o);
-	if (mb_optim_kind_parse(c->optimizer.kind, &o->kind) < 0 ||
-	    mb_sched_kind_parse(c->optimizer.schedule, &o->sched) < 0) {
+	if (mb_config_optim_cfg(c, &t->optim) < 0) {
 		mb_log(LOG_ERR, "optimizer.kind %s or optimizer.schedule %s is not known to this build",
 		       c->optimizer.kind, c->optimizer.schedule);
 		return -EINVAL;
 	}
-	o->lr = (float)c->optimizer.lr;
-	o->momentum = (float)c->optimizer.momentum;
-	o->beta1 = (float)c->optimizer.beta1;
-	o->beta2 = (float)c->optimizer.beta2;
-	o->eps = (float)c->optimizer.eps;
-	o->weight_decay = (float)c->optimizer.weight_decay;
-	o->clip_norm = (float)c->optimizer.clip_norm;
-	o->decay = (float)c->optimizer.decay;
-	o->step_every = c->optimizer.step_every;
-	o->gamma = (float)c->optimizer.gamma;
-	o->cosine_steps = c->optimizer.cosine_steps;
-	o->lr_min = (float)c->optimizer.lr_min;
 	return 0;
 }
 
@@ -256,6 +257,57 @@ static enum mb_feed_policy policy_of(const char *name)
 	if (strcmp(name, "drop-oldest") == 0)
 		return MB_FEED_DROP_OLDEST;
 	return MB_FEED_BLOCK;
+}
+
+/*
+ * Serve the metrics if configured. A failure to listen leaves the daemon
+ * running without them: the figures are for watching, and training should
+ * not stop because a port is taken.
+ */
+static void metrics_setup(struct daemon *d)
+{
+	const struct mb_config *c = d->cfg;
+	if (!*c->metrics.listen)
+		return;
+	struct mb_metrics_cfg mc = {
+		.listen = c->metrics.listen,
+		.version = MB_VERSION,
+		.model_name = d->topic,
+		.config = c,
+		.ing = d->ing,
+		.trainer = d->trainer,
+		.publisher = d->publisher,
+		.reload = d->reload,
+		.start_time_s = d->start_time_s,
+	};
+	char err[512];
+	if (mb_metrics_new(&mc, &d->metrics, err, sizeof err) < 0)
+		mb_log(LOG_ERR, "metrics.listen: %s; running without metrics", err);
+}
+
+/* The checkpoint directory, and what the trainer needs to write checkpoints. */
+static int checkpoint_setup(struct daemon *d, struct mb_trainer_cfg *tc)
+{
+	const struct mb_config *c = d->cfg;
+	int r = mb_ckpt_setup_open(&d->ckpt, c);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < d->n_sources; i++)
+		d->ckpt.refs[i] = (struct mb_ckpt_source_ref){
+			.name = c->sources[i].name,
+			.index = c->sources[i].index,
+			.ops = d->sources[i].ops,
+			.src = d->sources[i].src,
+			.stats = mb_ingest_stats(d->ing, c->sources[i].index),
+		};
+	d->ckpt.n_refs = d->n_sources;
+	tc->store = d->ckpt.store;
+	tc->sources = d->ckpt.refs;
+	tc->config_text = d->ckpt.config_text;
+	tc->checkpoint_every_batches = c->checkpoint.every_batches;
+	tc->checkpoint_every_ms = c->checkpoint.every_ms;
+	tc->checkpoint_on_exit = c->checkpoint.on_exit;
+	return 0;
 }
 
 /* Create everything and bind every endpoint; no thread runs yet. */
@@ -319,10 +371,15 @@ static int daemon_setup(struct daemon *d)
 	tc.handover = d->handover;
 	tc.publish_every_batches = c->publish.every_batches;
 	tc.publish_every_ms = c->publish.every_ms;
+	if ((r = checkpoint_setup(d, &tc)) < 0)
+		return r;
 	if ((r = mb_trainer_new(&tc, &d->trainer)) < 0) {
 		mb_log(LOG_ERR, "cannot create the trainer: %s", strerror(-r));
 		return r;
 	}
+	/* Before any thread runs, so READY=1 comes with the restored model. */
+	if ((r = mb_ckpt_setup_restore(&d->ckpt, d->trainer)) < 0)
+		return r;
 
 	struct mb_publisher_cfg pc = {
 		.zmq_ctx = d->zctx,
@@ -337,6 +394,10 @@ static int daemon_setup(struct daemon *d)
 		return r;
 	}
 
+	struct mb_reload_cfg rc = {.args = d->args, .running = c, .trainer = d->trainer};
+	if ((r = mb_reload_new(&rc, &d->reload)) < 0)
+		return r;
+
 	if (*c->control.endpoint) {
 		struct mb_control_cfg cc = {
 			.zmq_ctx = d->zctx,
@@ -347,12 +408,14 @@ static int daemon_setup(struct daemon *d)
 			.ing = d->ing,
 			.trainer = d->trainer,
 			.publisher = d->publisher,
+			.reload = d->reload,
 		};
 		if ((r = mb_control_new(&cc, &d->control, err, sizeof err)) < 0) {
 			mb_log(LOG_ERR, "control.endpoint: %s", err);
 			return r;
 		}
 	}
+	metrics_setup(d);
 	return 0;
 }
 
@@ -414,13 +477,17 @@ static void daemon_stop(struct daemon *d)
 /* Close every socket, terminate the context, free the rest. */
 static void daemon_free(struct daemon *d)
 {
+	/* First: the metrics thread reads every object freed below. */
+	mb_metrics_free(d->metrics);
 	for (unsigned i = 0; i < d->n_sources; i++)
 		d->sources[i].ops->destroy(d->sources[i].src);
 	mb_control_free(d->control);
+	mb_reload_free(d->reload);
 	mb_publisher_free(d->publisher);
 	if (d->zctx)
 		zmq_ctx_term(d->zctx);
 	mb_trainer_free(d->trainer);
+	mb_ckpt_setup_release(&d->ckpt);
 	mb_handover_free(d->handover);
 	mb_ingest_free(d->ing);
 	if (d->rundir_temporary && rmdir(d->rundir) < 0)
@@ -505,7 +572,10 @@ static int daemon_loop(struct daemon *d, int sfd)
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
 				if (si.ssi_signo == SIGHUP) {
-					mb_log(LOG_NOTICE, "SIGHUP: reloading the configuration is not supported yet");
+					struct mb_reload_changes ch;
+					struct mb_cfg_err err;
+					mb_log(LOG_NOTICE, "SIGHUP: reloading the configuration");
+					mb_reload_run(d->reload, &ch, &err); /* logs its outcome */
 				} else {
 					mb_log(LOG_NOTICE, "%s: stopping", strsignal((int)si.ssi_signo));
 					return 0;
@@ -578,72 +648,52 @@ static int signals_setup(void)
 	return signalfd(-1, &mask, SFD_CLOEXEC);
 }
 
-/* Split "section.key=value" and set it. */
-static int apply_override(struct mb_config *c, const char *arg, unsigned ordinal, struct mb_cfg_err *err)
-{
-	const char *eq = strchr(arg, '=');
-	struct mb_cfg_origin o = {.file = "-o", .line = ordinal};
-	if (!eq) {
-		snprintf(err->text, sizeof err->text, "-o #%u: %s: expected SECTION.KEY=VALUE", ordinal, arg);
-		return -EINVAL;
-	}
-	char key[256];
-	snprintf(key, sizeof key, "%.*s", (int)(eq - arg), arg);
-	return mb_config_set(c, key, eq + 1, &o, err);
-}
+enum { OPT_CHECK = 256, OPT_HELP_CONFIG, OPT_NO_CONFIG };
 
-enum { OPT_CHECK = 256, OPT_HELP_CONFIG };
-
-/* Parse the command line into d->cfg; returns -1 to go on, else an exit status. */
-static int parse_args(int argc, char **argv, struct mb_config *cfg, bool *check_only)
+/*
+ * Parse the command line into args (its overrides array is malloc'd and
+ * kept for reloads: the caller frees it); returns -1 to go on, else an
+ * exit status.
+ */
+static int parse_args(int argc, char **argv, struct mb_config_args *args, bool *check_only)
 {
 	static const struct option longs[] = {
 		{"config", required_argument, NULL, 'c'},
+		{"no-config", no_argument, NULL, OPT_NO_CONFIG},
 		{"check-config", no_argument, NULL, OPT_CHECK},
 		{"help-config", no_argument, NULL, OPT_HELP_CONFIG},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0, 0, 0, 0},
 	};
-	const char *file = NULL;
 	const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
-	unsigned n_over = 0;
-	int opt, status = -1;
-	struct mb_cfg_err err = {""};
+	int opt;
 	if (!overrides) {
 		fprintf(stderr, "minibatchd: out of memory\n");
 		return 1;
 	}
+	args->overrides = overrides;
 	while ((opt = getopt_long(argc, argv, "c:o:hV", longs, NULL)) != -1) {
 		switch (opt) {
-		case 'c': file = optarg; break;
-		case 'o': overrides[n_over++] = optarg; break;
+		case 'c': args->file = optarg; break;
+		case 'o': overrides[args->n_overrides++] = optarg; break;
+		case OPT_NO_CONFIG: args->no_config = true; break;
 		case OPT_CHECK: *check_only = true; break;
-		case OPT_HELP_CONFIG: mb_config_help(stdout); status = 0; goto out;
-		case 'h': fputs(usage, stdout); status = 0; goto out;
-		case 'V': printf("minibatchd %s\n", MB_VERSION); status = 0; goto out;
-		default: fputs(usage, stderr); status = 2; goto out;
+		case OPT_HELP_CONFIG: mb_config_help(stdout); return 0;
+		case 'h': fputs(usage, stdout); return 0;
+		case 'V': printf("minibatchd %s\n", MB_VERSION); return 0;
+		default: fputs(usage, stderr); return 2;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "minibatchd: unexpected argument '%s'\n", argv[optind]);
-		status = 2;
-		goto out;
+		return 2;
 	}
-	if (file && mb_config_load_file(cfg, file, &err) < 0)
-		goto out_error;
-	for (unsigned i = 0; i < n_over; i++)
-		if (apply_override(cfg, overrides[i], i + 1, &err) < 0)
-			goto out_error;
-	if (mb_config_finish(cfg, &err) < 0)
-		goto out_error;
-	goto out;
-out_error:
-	fprintf(stderr, "minibatchd: %s\n", err.text);
-	status = 1;
-out:
-	free(overrides);
-	return status;
+	if (args->file && args->no_config) {
+		fprintf(stderr, "minibatchd: --config and --no-config exclude each other\n");
+		return 2;
+	}
+	return -1;
 }
 
 /*
@@ -654,26 +704,37 @@ out:
 int main(int argc, char **argv)
 {
 	struct daemon d = {.done_fd = -1};
+	struct mb_config_args args = {0};
+	struct mb_cfg_err err = {""};
 	bool check_only = false;
-	int status = 1, r;
+	int status;
 
-	if ((r = mb_config_new(&d.cfg)) < 0) {
-		fprintf(stderr, "minibatchd: %s\n", strerror(-r));
-		return 1;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	d.start_time_s = (double)now.tv_sec + now.tv_nsec / 1e9;
+	status = parse_args(argc, argv, &args, &check_only);
+	if (status < 0 && mb_config_args_load(&args, &d.cfg, &err) < 0) {
+		fprintf(stderr, "minibatchd: %s\n", err.text);
+		status = 1;
 	}
-	status = parse_args(argc, argv, d.cfg, &check_only);
 	if (status >= 0 || check_only) {
 		if (status < 0) {
 			mb_config_print(d.cfg, stdout);
 			status = 0;
 		}
 		mb_config_free(d.cfg);
+		free((void *)args.overrides);
 		return status;
 	}
+	d.args = &args;
 	status = 1;
 	int level = LOG_INFO;
 	mb_log_level_parse(d.cfg->log.level, &level);
 	mb_log_set_level(level);
+	char file_buf[PATH_MAX];
+	const char *file = mb_config_args_file(&args, file_buf, sizeof file_buf);
+	mb_log(LOG_INFO, "configuration: %s%s", file ? file : "no file, the embedded defaults",
+	       args.n_overrides ? " and -o overrides" : "");
 
 	int sfd = signals_setup();
 	d.done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -709,5 +770,6 @@ out_close:
 	if (sfd >= 0)
 		close(sfd);
 	mb_config_free(d.cfg);
+	free((void *)args.overrides);
 	return status;
 }

@@ -48,6 +48,17 @@ struct mb_source_ops {
 	void (*wake)(struct mb_source *s);
 	/* Write the position for a checkpoint (file sources); return bytes, 0 if none. */
 	long (*position)(struct mb_source *s, void *buf, size_t cap);
+	/*
+	 * Optional, for sources with a position: before run() starts, resume
+	 * right after pos, len bytes the position hook wrote in an earlier
+	 * process, so the batches that follow are cut as they were. 0, or
+	 * -errno (-EINVAL: not a position of this source as it is configured
+	 * now). A checkpoint records the position of the last batch learned
+	 * from by reading the position hook, then taking from the source's
+	 * feed (daemon/trainer.c): such a source must queue each batch and
+	 * update its position so that no reader sees the one without the other.
+	 */
+	int (*restore)(struct mb_source *s, const void *pos, size_t len);
 	/* Free everything create() made; called after run() returned. */
 	void (*destroy)(struct mb_source *s);
 };

@@ -24,8 +24,14 @@
  *
  * shuffle = true reads every file once into memory (daemon/file_store.h,
  * at most MB_FILE_STORE_MAX_BYTES of records) and then emits a permutation
- * of all samples per epoch, drawn from a generator seeded with seed, so
- * the order is the same on every run with that seed.
+ * of all samples per epoch, drawn from a generator seeded from seed and
+ * the epoch's number, so the order is the same on every run with that
+ * seed, and a restart from a checkpoint can take up any epoch.
+ *
+ * Batches are cut every batch.size rows, never by time (linger), except
+ * when following a file: then a partial batch goes out once it lingered,
+ * since the file has no end at which it would. So a restart from a
+ * checkpoint, which resumes right after a batch, cuts the same batches.
  *
  * follow = true reads the files and then keeps reading the last one as it
  * grows, like tail -F: a file whose path now names another inode (rotated)
@@ -51,6 +57,7 @@
 #include "rng.h"
 #include "shuffle.h"
 #include "source_file.h"
+#include "wire.h"
 
 #define IDLE_WAIT_MS 100         /* pause, and follow's wait for the file to grow */
 #define SHUFFLE_CHECK_ROWS 4096u /* shuffled rows between looks at the pause flag */
@@ -305,10 +312,10 @@ out_destroy:
 
 /* ---- Reading files ---- */
 
-/* Sleep up to ms or until wake(); hand over a lingering partial batch first. MB_FILE_STOP when stopping. */
+/* Sleep up to ms or until wake(); when following, hand over a lingering partial batch first. MB_FILE_STOP when stopping. */
 static int idle(struct mb_source *s, int ms)
 {
-	if (s->batch && s->batch->rows &&
+	if (s->follow && s->batch && s->batch->rows &&
 	    mb_batch_lingered(s->batch, mb_batch_now_ns(), mb_ingest_cfg(s->ing)->linger_ms))
 		mb_file_rows_submit(s);
 	struct pollfd pfd = {.fd = s->wake_fd, .events = POLLIN};
@@ -456,6 +463,24 @@ static int open_or_wait(struct mb_source *s, uint32_t i, bool follow)
 }
 
 /*
+ * The record callback while resuming: records that end before the
+ * checkpoint's place were learned from before the restart; the one that
+ * starts there may be a binary message partly learned from.
+ */
+static int resume_record(void *ctx, const struct mb_file_record *rec)
+{
+	struct mb_source *s = ctx;
+	if (s->resuming) {
+		if (rec->end <= s->resume.offset)
+			return 0;
+		if (rec->offset == s->resume.offset)
+			s->first_row = s->resume.row;
+		s->resuming = false;
+	}
+	return mb_file_rows_record(ctx, rec);
+}
+
+/*
  * Read file i from start to end; 0, MB_FILE_STOP, or -errno for this
  * file. With follow, go on reading as it grows until stopped: a failure
  * then waits for the file to be replaced or truncated.
@@ -463,6 +488,7 @@ static int open_or_wait(struct mb_source *s, uint32_t i, bool follow)
 static int read_file(struct mb_source *s, uint32_t i, bool follow)
 {
 	bool draining = false, broken = false;
+	mb_file_record_fn fn = s->resuming ? resume_record : mb_file_rows_record;
 	int err;
 
 	s->file = i;
@@ -477,7 +503,7 @@ static int read_file(struct mb_source *s, uint32_t i, bool follow)
 			break;
 		long n = broken || s->fd < 0 ? 0 : mb_file_reader_next(s->reader, &p);
 		if (n == 0 && !follow) {
-			err = mb_file_stream_end(s->stream, mb_file_rows_record, s, &s->fail);
+			err = mb_file_stream_end(s->stream, fn, s, &s->fail);
 			if (err < 0)
 				file_failed(s, err, &s->fail);
 			break;
@@ -499,7 +525,7 @@ static int read_file(struct mb_source *s, uint32_t i, bool follow)
 		if (n > 0) {
 			draining = false;
 			atomic_fetch_add_explicit(&s->stats->bytes, (uint64_t)n, memory_order_relaxed);
-			err = mb_file_stream_push(s->stream, p, (size_t)n, mb_file_rows_record, s, &s->fail);
+			err = mb_file_stream_push(s->stream, p, (size_t)n, fn, s, &s->fail);
 			if (err == MB_FILE_STOP)
 				break;
 			if (err == 0)
@@ -517,11 +543,24 @@ static int read_file(struct mb_source *s, uint32_t i, bool follow)
 }
 
 /* ---- Shuffled epochs ---- */
+
+/* The seed of epoch's permutation: a function of the source's seed and the epoch's number alone. */
+static uint64_t epoch_seed(uint64_t seed, uint32_t epoch)
+{
+	uint64_t z = seed + 0x9E3779B97F4A7C15ull * ((uint64_t)epoch + 1);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
 /* Read every file into the store, then emit a fresh permutation per epoch. */
 static int run_shuffled(struct mb_source *s)
 {
 	struct mb_rng rng;
 	uint32_t *perm = NULL;
+	/* Loading reads everything: the place to resume at applies to the epochs. */
+	bool resume = s->resuming;
+	s->resuming = false;
 	int err = mb_file_store_new(&s->store);
 	if (err < 0)
 		return err;
@@ -544,14 +583,22 @@ static int run_shuffled(struct mb_source *s)
 	perm = malloc((size_t)n * sizeof *perm);
 	if (!perm)
 		return -ENOMEM;
-	mb_rng_seed(&rng, s->seed);
+	uint32_t first_epoch = 0, first_k = 0;
+	if (resume) {
+		first_epoch = s->resume.epoch;
+		first_k = s->resume.offset < n ? (uint32_t)s->resume.offset : n;
+		if (s->resume.offset > n || s->resume.rows != (uint64_t)first_epoch * n + s->resume.offset)
+			mb_log(LOG_WARNING, "source %s: the files hold %u samples, not what the checkpoint's position "
+			       "says: they changed, and the samples learned from after the restart will differ", s->name, n);
+	}
 	s->at.flags = MB_FILE_POS_SHUFFLED;
 	s->at.file = 0;
 	s->at.row = 0;
-	for (s->epoch = 0; !s->epochs || s->epoch < s->epochs; s->epoch++) {
+	for (s->epoch = first_epoch; !s->epochs || s->epoch < s->epochs; s->epoch++) {
+		mb_rng_seed(&rng, epoch_seed(s->seed, s->epoch));
 		mb_shuffle_perm(perm, n, &rng);
 		s->at.epoch = s->epoch;
-		for (uint32_t k = 0; k < n; k++) {
+		for (uint32_t k = s->epoch == first_epoch ? first_k : 0; k < n; k++) {
 			if (k % SHUFFLE_CHECK_ROWS == 0 && (err = pause_point(s)))
 				goto out_free_perm;
 			s->at.offset = (uint64_t)k + 1;
@@ -566,21 +613,23 @@ out_free_perm:
 	return err;
 }
 
-/* Stream every file per epoch; follow keeps reading the last one. */
+/* Stream every file per epoch (from the restored place, if any); follow keeps reading the last one. */
 static int run_streaming(struct mb_source *s)
 {
-	for (s->epoch = 0; !s->epochs || s->epoch < s->epochs; s->epoch++) {
+	for (s->epoch = s->resuming ? s->resume.epoch : 0; !s->epochs || s->epoch < s->epochs; s->epoch++) {
 		uint64_t before = s->at.rows + atomic_load_explicit(&s->stats->rejected, memory_order_relaxed);
+		bool whole = !s->resuming; /* a resumed pass may rightly give nothing: it started at its end */
 		s->at.epoch = s->epoch;
-		for (uint32_t i = 0; i < s->n_paths; i++) {
+		for (uint32_t i = s->resuming ? s->resume.file : 0; i < s->n_paths; i++) {
 			int err = read_file(s, i, s->follow && i + 1 == s->n_paths);
+			s->resuming = false; /* a file shorter than the place to resume at ends it too */
 			if (err == MB_FILE_STOP)
 				return MB_FILE_STOP;
 		}
 		if (s->follow)
 			return s->file_err; /* only a failure to wait ends following */
 		uint64_t after = s->at.rows + atomic_load_explicit(&s->stats->rejected, memory_order_relaxed);
-		if (after == before && !s->epochs) {
+		if (after == before && !s->epochs && whole) {
 			/* Nothing at all came out of a pass: endless passes would only spin. */
 			mb_log(LOG_ERR, "source %s: a whole pass over the files gave no sample: stopping", s->name);
 			return s->file_err ? s->file_err : -ENODATA;
@@ -623,6 +672,50 @@ static long position(struct mb_source *s, void *buf, size_t cap)
 	return mb_file_rows_position(s, buf, cap);
 }
 
+/* The restore hook: resume right after a place the position hook reported (source_file.h). */
+static int restore(struct mb_source *s, const void *buf, size_t len)
+{
+	struct mb_wire w;
+	struct file_pos p;
+	mb_wire_init(&w, buf, len);
+	const uint8_t *magic = mb_wire_take(&w, 4);
+	uint32_t version = mb_wire_u32(&w);
+	p.flags = mb_wire_u32(&w);
+	p.file = mb_wire_u32(&w);
+	p.epoch = mb_wire_u32(&w);
+	p.row = mb_wire_u32(&w);
+	p.offset = mb_wire_u64(&w);
+	p.rows = mb_wire_u64(&w);
+	if (!mb_wire_ok(&w) || mb_wire_left(&w) || memcmp(magic, "MBFP", 4) != 0 || version != MB_FILE_POS_VERSION ||
+	    (p.flags & ~MB_FILE_POS_SHUFFLED)) {
+		mb_log(LOG_ERR, "source %s: the checkpoint's position is not one this version of the file source wrote",
+		       s->name);
+		return -EBADMSG;
+	}
+	bool shuffled = p.flags & MB_FILE_POS_SHUFFLED;
+	if (shuffled != s->shuffle) {
+		mb_log(LOG_ERR, "source %s: the checkpoint's position is of a%s source, and shuffle is %s now", s->name,
+		       shuffled ? " shuffled" : "n unshuffled", s->shuffle ? "on" : "off");
+		return -EINVAL;
+	}
+	if (!shuffled && p.file >= s->n_paths) {
+		mb_log(LOG_ERR, "source %s: the checkpoint's position is in file %u of path, which names %zu now", s->name,
+		       p.file + 1, s->n_paths);
+		return -EINVAL;
+	}
+	s->resume = p;
+	s->resuming = true;
+	s->at = p;
+	mb_file_rows_publish(s); /* until a batch goes out, a checkpoint records this very place */
+	if (shuffled)
+		mb_log(LOG_INFO, "source %s: resuming in epoch %u after %llu samples", s->name, p.epoch + 1,
+		       (unsigned long long)p.rows);
+	else
+		mb_log(LOG_INFO, "source %s: resuming in epoch %u at %s, offset %llu, after %llu samples", s->name,
+		       p.epoch + 1, s->paths[p.file], (unsigned long long)p.offset, (unsigned long long)p.rows);
+	return 0;
+}
+
 /* The destroy hook, also create()'s cleanup. */
 static void destroy(struct mb_source *s)
 {
@@ -649,5 +742,6 @@ const struct mb_source_ops mb_source_file_ops = {
 	.run = run,
 	.wake = wake,
 	.position = position,
+	.restore = restore,
 	.destroy = destroy,
 };

@@ -8,8 +8,9 @@
  *
  * Position. Every batch carries in its position field the number of
  * samples this source had emitted after its last row. The position hook
- * writes the place reading had reached after the last submitted batch,
- * MB_FILE_POS_BYTES little-endian bytes:
+ * writes the place reading had reached after the last submitted batch
+ * (or the place restored, until a batch goes out), MB_FILE_POS_BYTES
+ * little-endian bytes:
  *	 0  4  magic "MBFP"
  *	 4  4  version (1)
  *	 8  4  flags: bit 0 set when shuffled (offset is then the rank)
@@ -19,6 +20,11 @@
  *	24  8  offset of the next unread record in the file's uncompressed
  *	       content, or with shuffle the rank in the epoch's permutation
  *	32  8  samples emitted, equal to that batch's position field
+ * The restore hook takes these bytes back and reading resumes right after
+ * that place, so the batches that follow are cut exactly as they were:
+ * streaming re-reads the file and passes over the records before offset
+ * (and the first row rows of a binary message); shuffled epochs rebuild
+ * the epoch's permutation, which follows from seed and epoch alone.
  */
 #ifndef MB_SOURCE_FILE_H
 #define MB_SOURCE_FILE_H
@@ -111,6 +117,11 @@ struct mb_source {
 	struct mb_file_store *store;    /* shuffle: every record; NULL when streaming */
 	int file_err;                   /* the last file-level failure, for run()'s result */
 
+	/* Continuing from a checkpoint (the restore hook). */
+	bool resuming;                  /* reading starts at resume, not at the beginning */
+	struct file_pos resume;         /* the place after the last batch learned from */
+	uint32_t first_row;             /* the next binary message's rows before this one are passed over */
+
 	/* The position after the last submitted batch, for other threads (a seqlock). */
 	_Atomic uint64_t pub_seq;       /* odd while being written; release after the fields */
 	_Atomic uint64_t pub_flags_file; /* flags << 32 | file */
@@ -133,6 +144,9 @@ int mb_file_rows_emit_kept(struct mb_source *s, const struct mb_file_store_row *
 
 /* Hand the batch being filled to the trainer, and publish the position after it. */
 void mb_file_rows_submit(struct mb_source *s);
+
+/* Publish s->at as the position (after a submit, and after a restore). */
+void mb_file_rows_publish(struct mb_source *s);
 
 /* Write the position after the last submitted batch (any thread); bytes, 0 for none, -ENOBUFS. */
 long mb_file_rows_position(struct mb_source *s, void *buf, size_t cap);

@@ -7,9 +7,30 @@
  * batch; with all of them empty it sleeps on the doorbell (with the
  * arm-then-recheck protocol of lib/doorbell.h) for at most IDLE_WAIT_MS,
  * which is also how often the heartbeat moves while idle.
+ *
+ * Checkpoints are written here, between two steps, so parameters,
+ * optimizer state, counters and source positions agree. A file source's
+ * position must be the one after the last batch the model learned from,
+ * but its position hook reports the place after the last batch it
+ * submitted, which may still be queued. So the trainer reads the
+ * position, then tries to take a batch from that source: when none is
+ * there, every batch up to that position has been learned from (a source
+ * queues each batch while its position is being updated, so no reader
+ * sees the batch without the position after it, nor the reverse); when
+ * one is, it may be newer, so the trainer learns from it and reads the
+ * position again. Batches taken that way go
+ * back to the pool only at the end, so a source faster than the trainer
+ * soon has no empty batch and stands still: the loop ends within one pool.
+ * The batches are learned in the order they would have been anyway.
+ * The file is encoded, written and fsynced on this thread too: no batch
+ * is learned meanwhile, a few milliseconds for the models measured (a
+ * 5 MB checkpoint of a 784-512-512-10 MLP in about 8 ms on a local disk).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,11 +38,34 @@
 #include "eval.h"
 #include "learner.h"
 #include "log.h"
+#include "rng.h"
 #include "trainer.h"
 
 #define IDLE_WAIT_MS       100     /* longest sleep with empty queues */
 #define EWMA_HALF_LIFE     1000.0  /* samples: the memory of the cost and accuracy averages */
 #define RATE_WINDOW_NS     1000000000LL /* samples/s is measured over about this long */
+
+/* From a millisecond (a full batch straight through) to minutes (a long linger on a quiet source). */
+const double mb_trainer_wait_bounds_s[MB_TRAINER_WAIT_BUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 10, 60,
+};
+
+/* Where a command stands (mb_trainer_request). */
+enum req_state {
+	REQ_IDLE,    /* nothing posted: a caller may claim the slot */
+	REQ_FILLING, /* claimed by a caller, which writes req */
+	REQ_POSTED,  /* req written (release by the caller); the trainer may take it */
+	REQ_BUSY,    /* taken by the trainer (acquire), which carries it out */
+	REQ_DONE,    /* done, req_reply set (release by the trainer) */
+};
+
+/* Where a reconfiguration stands (mb_trainer_reconfigure). */
+enum live_state {
+	LIVE_IDLE,     /* nothing posted: the caller may write live */
+	LIVE_POSTED,   /* live written (release by the caller); the trainer may claim it */
+	LIVE_APPLYING, /* claimed by the trainer (acquire), which reads live */
+	LIVE_DONE,     /* applied or refused, live_result set (release by the trainer) */
+};
 
 struct mb_trainer {
 	struct mb_trainer_cfg cfg;      /* as given */
@@ -37,6 +81,22 @@ struct mb_trainer {
 	int64_t published_ns;           /* CLOCK_MONOTONIC of the last snapshot */
 	uint64_t rate_samples;          /* samples at the start of the rate window */
 	int64_t rate_ns;                /* start of the rate window */
+	_Atomic int live_state;         /* enum live_state: hands live and live_result between the threads */
+	struct mb_trainer_live live;    /* settings posted by mb_trainer_reconfigure */
+	int live_result;                /* what applying them returned, valid at LIVE_DONE */
+	_Atomic bool exited;            /* run() returned: nothing will be applied any more (relaxed) */
+	uint64_t version;               /* model version: +1 per step and per reset, continued from a checkpoint */
+	struct mb_rng rng;              /* seeds the model a reset makes */
+	uint64_t ckpt_batches;          /* batches at the last checkpoint */
+	uint64_t ckpt_version;          /* model version at the last checkpoint */
+	int64_t ckpt_ns;                /* CLOCK_MONOTONIC of the last checkpoint */
+	struct mb_batch **held;         /* batches kept from the pool while a position settles */
+	uint32_t held_cap;              /* their most: one feed's pool */
+	struct mb_ckpt_state *ckpt;     /* the next checkpoint's content; NULL without a store */
+	struct mb_ckpt_buf ckpt_buf;    /* encoding buffers, kept from one checkpoint to the next */
+	_Atomic int req_state;          /* enum req_state: hands req and req_reply between the threads */
+	enum mb_trainer_cmd req;        /* the command posted */
+	struct mb_trainer_reply req_reply; /* its outcome, valid at REQ_DONE */
 };
 
 static int64_t mono_ns(void)
@@ -67,7 +127,19 @@ int mb_trainer_new(const struct mb_trainer_cfg *cfg, struct mb_trainer **ret)
 	atomic_init(&t->stats.cost, NAN);
 	atomic_init(&t->stats.accuracy, NAN);
 	atomic_init(&t->stats.samples_per_s, 0.0);
-	t->published_ns = t->rate_ns = mono_ns();
+	atomic_init(&t->stats.last_cost, NAN);
+	/* Every schedule starts at the base rate. */
+	atomic_init(&t->stats.lr, (double)cfg->optim.lr);
+	t->published_ns = t->rate_ns = t->ckpt_ns = mono_ns();
+	mb_rng_seed(&t->rng, cfg->model.seed);
+	t->held_cap = mb_ingest_cfg(cfg->ing)->queue_batches;
+	t->held = calloc(t->held_cap, sizeof *t->held);
+	if (cfg->store)
+		t->ckpt = calloc(1, sizeof *t->ckpt);
+	if (!t->held || (cfg->store && !t->ckpt)) {
+		mb_trainer_free(t);
+		return -ENOMEM;
+	}
 	*ret = t;
 	return 0;
 }
@@ -78,6 +150,9 @@ struct mb_trainer *mb_trainer_free(struct mb_trainer *t)
 	if (!t)
 		return NULL;
 	mb_learner_free(t->learner);
+	mb_ckpt_buf_release(&t->ckpt_buf);
+	free(t->ckpt);
+	free(t->held);
 	free(t);
 	return NULL;
 }
@@ -124,7 +199,7 @@ static void publish(struct mb_trainer *t)
 	memset(&slot->info, 0, sizeof slot->info);
 	mb_model_describe(m, &slot->info);
 	double cost = mb_ewma_value(&t->cost);
-	slot->info.version = t->batches;
+	slot->info.version = t->version;
 	slot->info.samples = t->samples;
 	slot->info.batches = t->batches;
 	slot->info.cost = isnan(cost) ? 0.0f : (float)cost;
@@ -133,7 +208,22 @@ static void publish(struct mb_trainer *t)
 	mb_handover_publish(t->cfg.handover);
 	t->published_batches = t->batches;
 	t->published_ns = mono_ns();
+	atomic_store_explicit(&t->stats.published_ns, t->published_ns, memory_order_relaxed);
 	atomic_fetch_add_explicit(&t->stats.published, 1, memory_order_relaxed);
+}
+
+/* Count how long the batch waited, from its first row to now, and its rows. */
+static void count_wait(struct mb_trainer *t, const struct mb_batch *b)
+{
+	int64_t wait = b->opened_ns ? mono_ns() - b->opened_ns : 0;
+	if (wait < 0)
+		wait = 0;
+	unsigned i = 0;
+	while (i < MB_TRAINER_WAIT_BUCKETS && (double)wait > mb_trainer_wait_bounds_s[i] * 1e9)
+		i++;
+	atomic_fetch_add_explicit(&t->stats.wait_counts[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&t->stats.wait_sum_ns, (uint64_t)wait, memory_order_relaxed);
+	atomic_store_explicit(&t->stats.last_rows, b->rows, memory_order_relaxed);
 }
 
 /*
@@ -144,6 +234,7 @@ static void publish(struct mb_trainer *t)
  */
 static void trainer_step(struct mb_trainer *t, const struct mb_batch *b)
 {
+	count_wait(t, b);
 	struct mb_step_result res = {0};
 	int r = mb_learner_step(t->learner, b->x, b->y, b->weighted ? b->w : NULL, b->rows, &res);
 	if (r < 0) {
@@ -154,12 +245,16 @@ static void trainer_step(struct mb_trainer *t, const struct mb_batch *b)
 	}
 	t->samples += b->rows;
 	t->batches++;
+	t->version++;
 	if (isfinite(res.cost))
 		mb_ewma_add_n(&t->cost, res.cost, b->rows);
+	atomic_store_explicit(&t->stats.last_cost, res.cost, memory_order_relaxed);
+	atomic_store_explicit(&t->stats.lr, mb_optim_lr(mb_learner_optim(t->learner)), memory_order_relaxed);
 	if (mb_model_is_classifier(mb_learner_model(t->learner)) && b->rows)
 		mb_ewma_add_n(&t->accuracy, (double)res.correct / b->rows, b->rows);
 	atomic_store_explicit(&t->stats.samples, t->samples, memory_order_relaxed);
 	atomic_store_explicit(&t->stats.batches, t->batches, memory_order_relaxed);
+	atomic_store_explicit(&t->stats.version, t->version, memory_order_relaxed);
 	atomic_store_explicit(&t->stats.cost, mb_ewma_value(&t->cost), memory_order_relaxed);
 	atomic_store_explicit(&t->stats.accuracy, mb_ewma_value(&t->accuracy), memory_order_relaxed);
 }
@@ -211,12 +306,271 @@ static void update_rate(struct mb_trainer *t, int64_t now)
 	t->rate_ns = now;
 }
 
-/* The thread body (see trainer.h). */
-int mb_trainer_run(struct mb_trainer *t)
+/*
+ * Apply posted live settings, if any: called between steps, so a step
+ * never sees half of them. Without a model yet they are checked on a
+ * throw-away optimizer and kept for the model to come.
+ */
+static void apply_live(struct mb_trainer *t)
+{
+	int expected = LIVE_POSTED;
+	if (!atomic_compare_exchange_strong_explicit(&t->live_state, &expected, LIVE_APPLYING, memory_order_acquire,
+						     memory_order_relaxed))
+		return;
+	int r;
+	if (t->learner) {
+		r = mb_optim_reconfigure(mb_learner_optim(t->learner), &t->live.optim);
+	} else {
+		struct mb_optim *check = NULL;
+		r = t->live.optim.kind == t->cfg.optim.kind ? mb_optim_new(&t->live.optim, 1, &check) : -EINVAL;
+		mb_optim_free(check);
+	}
+	if (r == 0) {
+		t->cfg.optim = t->live.optim;
+		t->cfg.publish_every_batches = t->live.publish_every_batches;
+		t->cfg.publish_every_ms = t->live.publish_every_ms;
+		double lr = t->learner ? mb_optim_lr(mb_learner_optim(t->learner)) : t->live.optim.lr;
+		atomic_store_explicit(&t->stats.lr, lr, memory_order_relaxed);
+	}
+	t->live_result = r;
+	atomic_store_explicit(&t->live_state, LIVE_DONE, memory_order_release);
+}
+
+/* ---- Checkpoints, reset and commands (see the top of this file) ---- */
+
+/* "DIR/ckpt-<version>.mbck" */
+static void ckpt_path(const struct mb_trainer *t, uint64_t version, char *buf, size_t cap)
+{
+	char name[MB_CKPT_NAME_BYTES];
+	mb_ckpt_store_name(version, name);
+	snprintf(buf, cap, "%s/%s", mb_ckpt_store_dir(t->cfg.store), name);
+}
+
+/*
+ * Learn what source ref has queued until the position its hook reports
+ * is that of a batch already learned from. The position's bytes in pos
+ * (MB_CKPT_POS_MAX_BYTES), 0 for none, or the hook's -errno.
+ */
+static long settle_position(struct mb_trainer *t, const struct mb_ckpt_source_ref *ref, uint8_t *pos)
+{
+	struct mb_feed *f = NULL;
+	uint32_t held = 0;
+	long n;
+	for (;;) {
+		n = ref->ops->position(ref->src, pos, MB_CKPT_POS_MAX_BYTES);
+		/* Looked up after the position: a feed its batch went through is visible by now. */
+		if (!f)
+			f = mb_ingest_feed_peek(t->cfg.ing, ref->index);
+		struct mb_batch *b = f && held < t->held_cap ? mb_feed_take(f) : NULL;
+		if (!b)
+			break;
+		if (b->rows)
+			trainer_step(t, b);
+		t->held[held++] = b;
+	}
+	for (uint32_t i = 0; i < held; i++)
+		mb_feed_recycle(f, t->held[i]);
+	return n;
+}
+
+#define LOAD_STAT(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+/* Fill t->ckpt with the state after the last step; settles the positions first. 0, or -errno with *why. */
+static int ckpt_fill(struct mb_trainer *t, const char **why)
+{
+	struct mb_ckpt_state *st = t->ckpt;
+	unsigned n = t->cfg.sources ? t->cfg.n_sources : 0;
+
+	st->n_sources = n;
+	for (unsigned i = 0; i < n; i++) {
+		const struct mb_ckpt_source_ref *ref = &t->cfg.sources[i];
+		struct mb_ckpt_source *s = &st->src[i];
+		long len = ref->ops->position ? settle_position(t, ref, s->pos) : 0;
+		if (len < 0) {
+			*why = "a source's position";
+			return (int)len;
+		}
+		snprintf(s->name, sizeof s->name, "%s", ref->name);
+		s->pos_len = (uint32_t)len;
+		s->has_counters = ref->stats != NULL;
+		if (ref->stats) {
+			s->received = LOAD_STAT(ref->stats->received);
+			s->queued = LOAD_STAT(ref->stats->queued);
+			s->dropped = LOAD_STAT(ref->stats->dropped);
+			s->rejected = LOAD_STAT(ref->stats->rejected);
+			s->bytes = LOAD_STAT(ref->stats->bytes);
+		}
+	}
+	struct mb_model *m = mb_learner_model(t->learner);
+	double cost = mb_ewma_value(&t->cost);
+	memset(&st->info, 0, sizeof st->info);
+	mb_model_describe(m, &st->info);
+	st->info.version = t->version;
+	st->info.samples = t->samples;
+	st->info.batches = t->batches;
+	st->info.cost = isnan(cost) ? 0.0f : (float)cost;
+	st->info.timestamp_ns = wall_ns();
+	st->params = mb_model_params(m);
+	st->optim = mb_learner_optim(t->learner);
+	st->counters = (struct mb_ckpt_counters){
+		.samples = t->samples,
+		.batches = t->batches,
+		.skipped = LOAD_STAT(t->stats.skipped),
+		.cost_primed = t->cost.primed,
+		.accuracy_primed = t->accuracy.primed,
+		.cost = t->cost.value,
+		.accuracy = t->accuracy.value,
+	};
+	st->has_rng = true;
+	mb_rng_save(&t->rng, st->rng);
+	st->config = t->cfg.config_text;
+	st->config_len = st->config ? strlen(st->config) : 0;
+	return 0;
+}
+
+static double ms_between(int64_t a, int64_t b)
+{
+	return (double)(b - a) / 1e6;
+}
+
+/*
+ * Write a checkpoint of the state after the last step, then delete the
+ * oldest beyond keep. 0, or -errno, logged and counted here; reply (may
+ * be NULL) gets the path, or the reason in words.
+ */
+static int checkpoint(struct mb_trainer *t, int priority, struct mb_trainer_reply *reply)
+{
+	char path[PATH_MAX];
+	const char *why = "encoding";
+	int64_t t0 = mono_ns();
+	int err = ckpt_fill(t, &why);
+	int64_t t1 = mono_ns();
+	ckpt_path(t, t->version, path, sizeof path);
+	if (err == 0 && (err = mb_ckpt_state_encode(t->ckpt, &t->ckpt_buf)) < 0)
+		why = "encoding";
+	int64_t t2 = mono_ns();
+	if (err == 0)
+		err = mb_ckpt_store_write(t->cfg.store, t->version, t->ckpt_buf.out, t->ckpt_buf.len, &why);
+	int64_t t3 = mono_ns();
+	/* A failure is not retried at once: the next one is due at the usual interval. */
+	t->ckpt_batches = t->batches;
+	t->ckpt_version = t->version;
+	t->ckpt_ns = t3;
+	if (err < 0) {
+		atomic_fetch_add_explicit(&t->stats.checkpoint_failures, 1, memory_order_relaxed);
+		mb_log(LOG_ERR, "checkpoint %s: %s: %s; the previous checkpoints are kept", path, why, strerror(-err));
+		if (reply)
+			snprintf(reply->error, sizeof reply->error, "checkpoint %.200s: %s: %s", path, why, strerror(-err));
+		return err;
+	}
+	int pruned = mb_ckpt_store_prune(t->cfg.store);
+	if (pruned < 0)
+		mb_log(LOG_WARNING, "checkpoints in %s: cannot delete an old one: %s", mb_ckpt_store_dir(t->cfg.store),
+		       strerror(-pruned));
+	atomic_fetch_add_explicit(&t->stats.checkpoints, 1, memory_order_relaxed);
+	atomic_store_explicit(&t->stats.checkpoint_version, t->version, memory_order_relaxed);
+	mb_log(priority, "checkpoint %s: version %" PRIu64 ", %zu bytes; settled in %.2f ms, encoded in %.2f ms, "
+	       "written in %.2f ms", path, t->version, t->ckpt_buf.len, ms_between(t0, t1), ms_between(t1, t2),
+	       ms_between(t2, t3));
+	if (reply)
+		snprintf(reply->path, sizeof reply->path, "%s", path);
+	return 0;
+}
+
+/* A checkpoint if the count or the clock says so. */
+static void maybe_checkpoint(struct mb_trainer *t, int64_t now)
+{
+	if (!t->learner || !t->cfg.store)
+		return;
+	bool by_count = t->cfg.checkpoint_every_batches &&
+			t->batches - t->ckpt_batches >= t->cfg.checkpoint_every_batches;
+	bool by_time = t->cfg.checkpoint_every_ms && t->version != t->ckpt_version &&
+		       now - t->ckpt_ns >= (int64_t)t->cfg.checkpoint_every_ms * 1000000;
+	if (by_count || by_time)
+		checkpoint(t, LOG_DEBUG, NULL);
+}
+
+/*
+ * Start the model and the optimizer afresh, same shape, the weights drawn
+ * with a seed from t->rng; the version moves on and a snapshot goes out.
+ */
+static int reset_model(struct mb_trainer *t, struct mb_trainer_reply *reply)
+{
+	struct mb_model *m = mb_learner_model(t->learner), *fresh = NULL;
+	struct mb_optim *o = mb_learner_optim(t->learner), *fresh_optim = NULL;
+	struct mb_model_cfg mc = *mb_model_cfg(m);
+	uint8_t *state = NULL;
+	size_t n = mb_model_n_params(m);
+
+	mc.seed = mb_rng_u64(&t->rng);
+	int err = mb_model_new(&mc, &fresh);
+	if (err == 0)
+		err = mb_optim_new(&t->cfg.optim, n, &fresh_optim);
+	if (err < 0)
+		goto out_free;
+	/* A fresh optimizer's state, loaded into the live one: moments and step count start over. */
+	size_t len = mb_optim_state_size(fresh_optim);
+	state = malloc(len);
+	if (!state) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	long saved = mb_optim_state_save(fresh_optim, state, len);
+	err = saved < 0 ? (int)saved : mb_optim_state_load(o, state, (size_t)saved);
+	if (err < 0)
+		goto out_free;
+	memcpy(mb_model_params(m), mb_model_params(fresh), n * sizeof(float));
+	t->version++;
+	mb_ewma_reset(&t->cost);
+	mb_ewma_reset(&t->accuracy);
+	atomic_store_explicit(&t->stats.version, t->version, memory_order_relaxed);
+	atomic_store_explicit(&t->stats.cost, NAN, memory_order_relaxed);
+	atomic_store_explicit(&t->stats.accuracy, NAN, memory_order_relaxed);
+	atomic_store_explicit(&t->stats.lr, mb_optim_lr(o), memory_order_relaxed);
+	publish(t);
+	mb_log(LOG_NOTICE, "trainer: model and optimizer reset (seed %" PRIu64 "): version %" PRIu64, mc.seed,
+	       t->version);
+out_free:
+	if (err < 0)
+		snprintf(reply->error, sizeof reply->error, "reset failed: %s", strerror(-err));
+	free(state);
+	mb_optim_free(fresh_optim);
+	mb_model_free(fresh);
+	return err;
+}
+
+/* Carry out a posted command, if any: between two steps. */
+static void serve_request(struct mb_trainer *t)
+{
+	int expected = REQ_POSTED;
+	if (!atomic_compare_exchange_strong_explicit(&t->req_state, &expected, REQ_BUSY, memory_order_acquire,
+						     memory_order_relaxed))
+		return;
+	struct mb_trainer_reply *r = &t->req_reply;
+	memset(r, 0, sizeof *r);
+	if (!t->learner) {
+		r->result = -EAGAIN;
+		snprintf(r->error, sizeof r->error, "no model yet: no valid sample has arrived");
+	} else if (t->req == MB_TRAINER_RESET) {
+		r->result = reset_model(t, r);
+	} else if (!t->cfg.store) {
+		r->result = -ENOTSUP;
+		snprintf(r->error, sizeof r->error, "checkpoints are off: set checkpoint.dir");
+	} else {
+		r->result = checkpoint(t, LOG_INFO, r);
+	}
+	r->version = t->version;
+	atomic_store_explicit(&t->req_state, REQ_DONE, memory_order_release);
+}
+
+/* The loop of run(): learn until finished and drained. */
+static int run_loop(struct mb_trainer *t)
 {
 	struct mb_doorbell *bell = mb_ingest_doorbell(t->cfg.ing);
 	for (;;) {
 		atomic_fetch_add_explicit(&t->stats.heartbeat, 1, memory_order_relaxed);
+		apply_live(t);
+		serve_request(t);
 		if (!t->learner) {
 			struct mb_shape shape;
 			if (mb_ingest_shape(t->cfg.ing, &shape) == 0) {
@@ -229,6 +583,7 @@ int mb_trainer_run(struct mb_trainer *t)
 		bool finishing = atomic_load_explicit(&t->finishing, memory_order_acquire);
 		unsigned taken = take_round(t);
 		int64_t now = mono_ns();
+		maybe_checkpoint(t, now);
 		maybe_publish(t, now);
 		update_rate(t, now);
 		if (taken)
@@ -236,14 +591,27 @@ int mb_trainer_run(struct mb_trainer *t)
 		if (finishing)
 			break;
 		mb_doorbell_arm(bell);
-		if (take_round(t) || atomic_load_explicit(&t->snapshot_wanted, memory_order_relaxed))
+		if (take_round(t) || atomic_load_explicit(&t->snapshot_wanted, memory_order_relaxed) ||
+		    atomic_load_explicit(&t->live_state, memory_order_relaxed) == LIVE_POSTED ||
+		    atomic_load_explicit(&t->req_state, memory_order_relaxed) == REQ_POSTED)
 			continue;
 		mb_doorbell_wait(bell, IDLE_WAIT_MS);
 	}
+	/* Every batch is learned from: the last checkpoint holds all of them. */
+	if (t->learner && t->cfg.store && t->cfg.checkpoint_on_exit)
+		checkpoint(t, LOG_INFO, NULL);
 	if (t->learner)
 		publish(t);
 	atomic_store_explicit(&t->stats.samples_per_s, 0.0, memory_order_relaxed);
 	return 0;
+}
+
+/* The thread body (see trainer.h). */
+int mb_trainer_run(struct mb_trainer *t)
+{
+	int r = run_loop(t);
+	atomic_store_explicit(&t->exited, true, memory_order_relaxed);
+	return r;
 }
 
 /* Let run() return once the queues are empty. */
@@ -260,6 +628,165 @@ int mb_trainer_request_snapshot(struct mb_trainer *t)
 		return -EAGAIN;
 	atomic_store_explicit(&t->snapshot_wanted, true, memory_order_relaxed);
 	mb_doorbell_ring(mb_ingest_doorbell(t->cfg.ing));
+	return 0;
+}
+
+/* Post live settings for the trainer thread and wait for its verdict (see trainer.h). */
+int mb_trainer_reconfigure(struct mb_trainer *t, const struct mb_trainer_live *live, int timeout_ms)
+{
+	if (atomic_load_explicit(&t->live_state, memory_order_acquire) != LIVE_IDLE)
+		return -EBUSY;
+	t->live = *live;
+	atomic_store_explicit(&t->live_state, LIVE_POSTED, memory_order_release);
+	mb_doorbell_ring(mb_ingest_doorbell(t->cfg.ing));
+	int64_t deadline = mono_ns() + (int64_t)timeout_ms * 1000000;
+	struct timespec pause = {0, 1000000};
+	for (;;) {
+		if (atomic_load_explicit(&t->live_state, memory_order_acquire) == LIVE_DONE)
+			break;
+		bool gone = atomic_load_explicit(&t->exited, memory_order_relaxed);
+		if (gone || mono_ns() >= deadline) {
+			/* Take the offer back unless the trainer has claimed it; then its verdict is moments away. */
+			int expected = LIVE_POSTED;
+			if (atomic_compare_exchange_strong_explicit(&t->live_state, &expected, LIVE_IDLE,
+								    memory_order_relaxed, memory_order_relaxed))
+				return gone ? -ESHUTDOWN : -ETIMEDOUT;
+		}
+		nanosleep(&pause, NULL);
+	}
+	int r = t->live_result;
+	atomic_store_explicit(&t->live_state, LIVE_IDLE, memory_order_relaxed);
+	return r;
+}
+
+/* Post a command for the trainer thread and wait for its outcome (see trainer.h). */
+int mb_trainer_request(struct mb_trainer *t, enum mb_trainer_cmd cmd, int timeout_ms,
+		       struct mb_trainer_reply *ret)
+{
+	memset(ret, 0, sizeof *ret);
+	int expected = REQ_IDLE;
+	if (!atomic_compare_exchange_strong_explicit(&t->req_state, &expected, REQ_FILLING, memory_order_acquire,
+						     memory_order_relaxed)) {
+		snprintf(ret->error, sizeof ret->error, "another command is under way");
+		return ret->result = -EBUSY;
+	}
+	t->req = cmd;
+	atomic_store_explicit(&t->req_state, REQ_POSTED, memory_order_release);
+	mb_doorbell_ring(mb_ingest_doorbell(t->cfg.ing));
+	int64_t deadline = mono_ns() + (int64_t)timeout_ms * 1000000;
+	struct timespec pause = {0, 1000000};
+	for (;;) {
+		if (atomic_load_explicit(&t->req_state, memory_order_acquire) == REQ_DONE)
+			break;
+		bool gone = atomic_load_explicit(&t->exited, memory_order_relaxed);
+		if (gone || mono_ns() >= deadline) {
+			/* Take the command back unless the trainer has it; then its outcome is what to wait for. */
+			expected = REQ_POSTED;
+			if (atomic_compare_exchange_strong_explicit(&t->req_state, &expected, REQ_IDLE,
+								    memory_order_relaxed, memory_order_relaxed)) {
+				snprintf(ret->error, sizeof ret->error, "%s",
+					 gone ? "the trainer has stopped" : "the trainer did not get to it in time");
+				return ret->result = gone ? -ESHUTDOWN : -ETIMEDOUT;
+			}
+		}
+		nanosleep(&pause, NULL);
+	}
+	*ret = t->req_reply;
+	atomic_store_explicit(&t->req_state, REQ_IDLE, memory_order_release);
+	return ret->result;
+}
+
+/* Append to a NUL-terminated text in buf, cutting it at cap. */
+static void text_add(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void text_add(char *buf, size_t cap, const char *fmt, ...)
+{
+	size_t len = strnlen(buf, cap);
+	va_list ap;
+	va_start(ap, fmt);
+	if (len + 1 < cap)
+		vsnprintf(buf + len, cap - len, fmt, ap);
+	va_end(ap);
+}
+
+/* "softmax 784-10 (softmax)", "mlp 784-128-10 (relu, softmax)": a shape for an error message. */
+static void shape_text(const struct mb_snap_info *info, char *buf, size_t cap)
+{
+	static const char *const kinds[] = {"?", "linear", "logistic", "softmax", "mlp"};
+	static const char *const acts[] = {"identity", "relu", "tanh", "sigmoid", "softmax"};
+	buf[0] = '\0';
+	text_add(buf, cap, "%s ", (unsigned)info->kind < 5 ? kinds[info->kind] : "?");
+	for (uint32_t i = 0; i <= info->n_layers && i <= MB_MAX_LAYERS; i++)
+		text_add(buf, cap, "%s%u", i ? "-" : "", info->sizes[i]);
+	for (uint32_t i = 0; i < info->n_layers && i < MB_MAX_LAYERS; i++)
+		text_add(buf, cap, "%s%s", i ? ", " : " (", (unsigned)info->act[i] < 5 ? acts[info->act[i]] : "?");
+	text_add(buf, cap, ")");
+}
+
+/* The same kind, layers, widths and activations. */
+static bool same_shape(const struct mb_snap_info *a, const struct mb_snap_info *b)
+{
+	if (a->kind != b->kind || a->n_layers != b->n_layers)
+		return false;
+	for (uint32_t i = 0; i <= a->n_layers; i++)
+		if (a->sizes[i] != b->sizes[i] || (i < a->n_layers && a->act[i] != b->act[i]))
+			return false;
+	return true;
+}
+
+/* Continue from a checkpoint (see trainer.h). */
+int mb_trainer_restore(struct mb_trainer *t, const struct mb_ckpt_state *st, char *why, size_t cap)
+{
+	if (t->learner)
+		return -EALREADY;
+	const struct mb_ingest_cfg *ic = mb_ingest_cfg(t->cfg.ing);
+	struct mb_shape shape = {t->cfg.model.n_inputs ? t->cfg.model.n_inputs : st->info.sizes[0], ic->n_targets};
+	int r = create_model(t, &shape);
+	if (r < 0) {
+		snprintf(why, cap, "cannot create the configured model for %u inputs: %s", shape.n_features,
+			 strerror(-r));
+		return r;
+	}
+	struct mb_model *m = mb_learner_model(t->learner);
+	struct mb_optim *o = mb_learner_optim(t->learner);
+	struct mb_snap_info want = {0};
+	mb_model_describe(m, &want);
+	struct mb_diag d = {0};
+	if (!same_shape(&want, &st->info) || mb_ingest_shape_agree(t->cfg.ing, &shape, &d) < 0) {
+		char have[160], conf[160];
+		shape_text(&st->info, have, sizeof have);
+		shape_text(&want, conf, sizeof conf);
+		snprintf(why, cap, "its model is %s, the configuration makes %s", have, conf);
+		t->learner = mb_learner_free(t->learner);
+		atomic_store_explicit(&t->stats.has_model, false, memory_order_relaxed);
+		return -EINVAL;
+	}
+	mb_snap_params_copy(mb_model_params(m), st->params_le, mb_model_n_params(m));
+	if (st->optim_state && (r = mb_optim_state_load(o, st->optim_state, st->optim_len)) < 0)
+		mb_log(LOG_WARNING, "checkpoint: the optimizer state is not for this %s optimizer (%s): it starts afresh",
+		       mb_optim_kind_name(t->cfg.optim.kind), strerror(-r));
+	t->version = st->info.version;
+	t->samples = st->has_counters ? st->counters.samples : st->info.samples;
+	t->batches = st->has_counters ? st->counters.batches : st->info.batches;
+	if (st->has_counters) {
+		t->cost.value = st->counters.cost;
+		t->cost.primed = st->counters.cost_primed;
+		t->accuracy.value = st->counters.accuracy;
+		t->accuracy.primed = st->counters.accuracy_primed;
+		atomic_store_explicit(&t->stats.skipped, st->counters.skipped, memory_order_relaxed);
+	}
+	if (st->has_rng && mb_rng_load(&t->rng, st->rng) < 0)
+		mb_log(LOG_WARNING, "checkpoint: the trainer's generator state is invalid: it keeps its seed");
+	t->ckpt_batches = t->published_batches = t->rate_samples = t->batches;
+	t->ckpt_version = t->version;
+	atomic_store_explicit(&t->stats.samples, t->samples, memory_order_relaxed);
+	atomic_store_explicit(&t->stats.batches, t->batches, memory_order_relaxed);
+	atomic_store_explicit(&t->stats.version, t->version, memory_order_relaxed);
+	atomic_store_explicit(&t->stats.checkpoint_version, t->version, memory_order_relaxed);
+	atomic_store_explicit(&t->stats.cost, mb_ewma_value(&t->cost), memory_order_relaxed);
+	atomic_store_explicit(&t->stats.accuracy, mb_ewma_value(&t->accuracy), memory_order_relaxed);
+	atomic_store_explicit(&t->stats.lr, mb_optim_lr(o), memory_order_relaxed);
+	/* Late joiners get the restored model at once. */
+	atomic_store_explicit(&t->snapshot_wanted, true, memory_order_relaxed);
 	return 0;
 }
 

@@ -10,14 +10,23 @@
  * its input width can come from the first valid sample.
  *
  * Its figures are atomics any thread may read (control, status lines).
+ *
+ * Checkpoints (daemon/checkpoint_state.h) are written by this thread
+ * between two steps, every so many batches or milliseconds, on a "save"
+ * command and when run() ends; mb_trainer_restore() continues from one
+ * before run() starts. The model version goes up by one per step and per
+ * "reset", and carries on across restarts.
  */
 #ifndef MB_DAEMON_TRAINER_H
 #define MB_DAEMON_TRAINER_H
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "checkpoint_state.h"
+#include "checkpoint_store.h"
 #include "handover.h"
 #include "ingest.h"
 #include "model.h"
@@ -31,7 +40,19 @@ struct mb_trainer_cfg {
 	struct mb_handover *handover;    /* where snapshots go */
 	uint32_t publish_every_batches;  /* 0: not by count */
 	uint32_t publish_every_ms;       /* 0: not by time */
+	struct mb_ckpt_store *store;     /* where checkpoints go (not owned); NULL: none */
+	uint32_t checkpoint_every_batches; /* 0: not by count */
+	uint32_t checkpoint_every_ms;    /* 0: not by time */
+	bool checkpoint_on_exit;         /* write one when run() ends */
+	const struct mb_ckpt_source_ref *sources; /* n_sources entries (not owned): names, counters, positions */
+	const char *config_text;         /* the CONFIG section; NULL: none */
 };
+
+/* Buckets of the batch-wait histogram: mb_trainer_wait_bounds_s upper bounds, then one for longer waits. */
+#define MB_TRAINER_WAIT_BUCKETS 12u
+
+/* Upper bounds of the batch-wait buckets in seconds, ascending. */
+extern const double mb_trainer_wait_bounds_s[MB_TRAINER_WAIT_BUCKETS];
 
 /* Figures of the trainer: written by its thread only, relaxed, read by anyone. */
 struct mb_trainer_stats {
@@ -44,6 +65,37 @@ struct mb_trainer_stats {
 	_Atomic double accuracy;        /* the same of the progressive accuracy; NaN if not a classifier */
 	_Atomic double samples_per_s;   /* rows learned per second over the last second or so */
 	_Atomic bool has_model;         /* the model exists (the shape is agreed) */
+	_Atomic double last_cost;       /* progressive cost of the last batch; NaN before any */
+	_Atomic uint32_t last_rows;     /* rows of the last batch trained */
+	_Atomic double lr;              /* learning rate of the next step, schedule applied */
+	_Atomic int64_t published_ns;   /* CLOCK_MONOTONIC of the last snapshot handed over; 0: none yet */
+	_Atomic uint64_t wait_counts[MB_TRAINER_WAIT_BUCKETS + 1]; /* batches by time from first row to step */
+	_Atomic uint64_t wait_sum_ns;   /* the sum of those times */
+	_Atomic uint64_t version;       /* model version: +1 per step and per reset, continued from a checkpoint */
+	_Atomic uint64_t checkpoints;   /* checkpoints written */
+	_Atomic uint64_t checkpoint_failures; /* checkpoints that could not be written */
+	_Atomic uint64_t checkpoint_version;  /* model version of the newest checkpoint written or loaded; 0: none */
+};
+
+/* What the control socket may ask of the trainer thread. */
+enum mb_trainer_cmd {
+	MB_TRAINER_SAVE = 1, /* write a checkpoint now */
+	MB_TRAINER_RESET,    /* start the model and optimizer afresh (the version moves on) */
+};
+
+/* How a command went. */
+struct mb_trainer_reply {
+	int result;           /* 0, or -errno */
+	uint64_t version;     /* model version afterwards */
+	char path[PATH_MAX];  /* SAVE: the checkpoint written */
+	char error[320];      /* on failure: a sentence for the requester */
+};
+
+/* What a reload may change while the trainer runs. */
+struct mb_trainer_live {
+	struct mb_optim_cfg optim;       /* the optimizer; its kind must stay the same */
+	uint32_t publish_every_batches;  /* 0: not by count */
+	uint32_t publish_every_ms;       /* 0: not by time */
 };
 
 struct mb_trainer;
@@ -66,6 +118,38 @@ void mb_trainer_finish(struct mb_trainer *t);
 
 /* Ask for a snapshot now (control "snapshot"); -EAGAIN while there is no model yet. */
 int mb_trainer_request_snapshot(struct mb_trainer *t);
+
+/*
+ * Have the trainer thread apply live between two steps, and wait up to
+ * timeout_ms for it to do so. 0; -EINVAL when the optimizer refuses the
+ * settings; -ETIMEDOUT when the trainer did not get to them in time, or
+ * -ESHUTDOWN when it has stopped; -EBUSY while another call is under way
+ * (the reload serialises them). On any error nothing changed.
+ */
+int mb_trainer_reconfigure(struct mb_trainer *t, const struct mb_trainer_live *live, int timeout_ms);
+
+/*
+ * Before run() starts: continue from a decoded checkpoint. Builds the
+ * model (its input width from the checkpoint when the configuration
+ * leaves it open, agreeing the ingest shape), then takes its parameters,
+ * the optimizer state (a state of another kind is logged and left
+ * behind), the counters, the model version and the generator. 0; -EINVAL
+ * when the checkpoint's model has another shape than the configuration
+ * makes, with both shapes in why; -EALREADY with a model already there;
+ * -ENOMEM.
+ */
+int mb_trainer_restore(struct mb_trainer *t, const struct mb_ckpt_state *st, char *why, size_t cap);
+
+/*
+ * Have the trainer thread carry out cmd between two steps and wait up to
+ * timeout_ms for it; *ret gets the outcome (also on failure). 0, or
+ * -errno: -EAGAIN no model yet, -ENOTSUP (SAVE) checkpoints are off,
+ * -ETIMEDOUT the trainer did not take the command in time (it then never
+ * will), -ESHUTDOWN it has stopped, -EBUSY another command is under way,
+ * or what the command failed with.
+ */
+int mb_trainer_request(struct mb_trainer *t, enum mb_trainer_cmd cmd, int timeout_ms,
+		       struct mb_trainer_reply *ret);
 
 /* True when every feed is empty (nothing queued for the trainer). */
 bool mb_trainer_queues_empty(struct mb_trainer *t);

@@ -5,11 +5,13 @@
 # Starts the daemon (only its runtime directory set, to a fresh temporary
 # one), follows its snapshots with `minibatchctl watch --eval` on the test
 # set, feeds it the training set with `minibatchctl feed`, stops it with
-# SIGTERM, and ends with one line: the final model's test accuracy.
+# SIGTERM, draws the cost curve with `minibatchctl plot`, and ends with one
+# line: the final model's test accuracy.
 #
 # Environment: FASHION_MNIST_DIR (default /usr/share/datasets/fashion-mnist),
 # DEMO_EPOCHS (passes over the training set, default 10), DEMO_DAEMON_ARGS
-# (extra minibatchd options, e.g. "-o optimizer.kind=adam -o optimizer.lr=0.001").
+# (extra minibatchd options, e.g. "-o optimizer.kind=adam -o optimizer.lr=0.001"),
+# DEMO_PLOT (where the SVG of the cost curve goes, default ./demo-cost.svg).
 set -euo pipefail
 export LC_ALL=C
 
@@ -19,6 +21,7 @@ daemon=$build/daemon/minibatchd
 ctl=$build/tools/minibatchctl
 data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 epochs=${DEMO_EPOCHS:-10}
+plot=${DEMO_PLOT:-$PWD/demo-cost.svg}
 read -r -a extra_args <<<"${DEMO_DAEMON_ARGS:-}"
 # The model is small: one BLAS thread per process beats several fighting over two cores.
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
@@ -38,13 +41,14 @@ run=$tmp/run
 mkdir "$run"
 daemon_pid=
 watch_pid=
+csv_pid=
 
 cleanup() {
 	local pid
-	for pid in $watch_pid $daemon_pid; do
+	for pid in $watch_pid $csv_pid $daemon_pid; do
 		kill "$pid" 2>/dev/null || true
 	done
-	for pid in $watch_pid $daemon_pid; do
+	for pid in $watch_pid $csv_pid $daemon_pid; do
 		wait "$pid" 2>/dev/null || true
 	done
 	rm -rf "$tmp"
@@ -88,6 +92,9 @@ say "watching its snapshots: accuracy on the 10000 test images, every 2 s"
 # Started directly, not through ctl(), so $! is the watcher itself and SIGTERM reaches it.
 "$ctl" --runtime-dir "$run" watch --eval "$test" --interval 2 &
 watch_pid=$!
+# A second watcher records every snapshot's cost for the plot at the end.
+"$ctl" --runtime-dir "$run" watch --csv >"$tmp/cost.csv" 2>/dev/null &
+csv_pid=$!
 
 say "feeding the 60000 training images, $epochs epochs, as bytes (784 per image)"
 # Plain progress lines (stderr not a terminal), so they interleave cleanly with the watcher's.
@@ -122,6 +129,16 @@ status=0
 wait "$daemon_pid" || status=$?
 daemon_pid=
 [ "$status" -eq 0 ] || { cat "$tmp/daemon.log" >&2; die "minibatchd exited with status $status"; }
+
+# The recorder has the final snapshot too; on SIGTERM it writes what it holds.
+kill -TERM "$csv_pid" 2>/dev/null || true
+wait "$csv_pid" 2>/dev/null || true
+csv_pid=
+if "$ctl" plot -o "$plot" "$tmp/cost.csv"; then
+	say "cost curve: $plot"
+else
+	say "no cost curve: minibatchctl plot failed"
+fi
 
 kind=$(awk '$1 == "model" { print $2; exit }' <<<"$result")
 samples=$(sed -n 's/^model .*, \([0-9]*\) samples seen$/\1/p' <<<"$result")

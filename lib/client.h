@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../proto/mb_proto.h"
+#include "mb_proto.h"
 #include "diag.h"
 #include "model.h"
 #include "snapshot.h"

@@ -26,14 +26,19 @@ struct mb_step_result {
 
 struct mb_learner;
 
-/* Take ownership of model and optimizer (the caller's pointers are not freed by the caller afterwards). */
+/* Take ownership of model and optimizer (the caller's pointers are not freed by the caller afterwards); on failure they stay the caller's. */
 int mb_learner_new(struct mb_model *model, struct mb_optim *optim, struct mb_learner **ret);
 struct mb_learner *mb_learner_free(struct mb_learner *l);
 
 struct mb_model *mb_learner_model(struct mb_learner *l);
 struct mb_optim *mb_learner_optim(struct mb_learner *l);
 
-/* One step on rows of X, Y, w (w may be NULL). 0, or -EDOM when the guard skipped it. */
+/*
+ * One step on rows of X, Y, w (w may be NULL). 0, or -EDOM when the guard
+ * skipped it (*ret filled, ret->skipped set); -EINVAL with nothing learned
+ * or counted for rows 0 or over max_batch, or a target or weight the model
+ * cannot take (a class index out of range).
+ */
 int mb_learner_step(struct mb_learner *l, const float *X, const float *Y, const float *w, uint32_t rows,
 		    struct mb_step_result *ret);
 

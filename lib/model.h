@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../proto/mb_proto.h"
+#include "mb_proto.h"
 #include "snapshot.h"
 
 struct mb_model_cfg {

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../proto/mb_proto.h"
+#include "mb_proto.h"
 #include "diag.h"
 
 /* The shape a decoder checks against; a 0 field accepts any value. */

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../proto/mb_proto.h"
+#include "mb_proto.h"
 #include "diag.h"
 
 /* Everything in a snapshot but the parameters. */

@@ -72,9 +72,8 @@ static void control_status_fields(void)
 static void control_refuses_what_it_does_not_know(void)
 {
 	expect_refusal("frobnicate", "unknown command");
-	expect_refusal("save", "unknown command");
-	expect_refusal("reload", "unknown command");
-	expect_refusal("reset", "unknown command");
+	expect_refusal("save now", "no argument");
+	expect_refusal("reset all", "no argument");
 	expect_refusal("status now", "no argument");
 	expect_refusal("", "empty request");
 	expect_refusal("STATUS", "unknown command");

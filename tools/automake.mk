@@ -14,7 +14,9 @@ tools_minibatchctl_SOURCES = \
 	tools/ctl_feed.c \
 	tools/ctl_watch.c \
 	tools/ctl_eval.c \
-	tools/ctl_control.c
+	tools/ctl_control.c \
+	tools/ctl_plot.c tools/ctl_plot.h \
+	tools/ctl_svg.c tools/ctl_svg.h
 tools_minibatchctl_CFLAGS = $(AM_CFLAGS) $(ZMQ_CFLAGS) $(ZLIB_CFLAGS)
 tools_minibatchctl_LDADD = lib/libminibatch.la $(ZMQ_LIBS) $(ZLIB_LIBS) -lm
 

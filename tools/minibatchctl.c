@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_plot.h"
 
 static const char usage[] =
 	"usage: minibatchctl [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n"
@@ -21,6 +22,7 @@ static const char usage[] =
 	"  stats            its counters\n"
 	"  pause, resume    stop and restart ingest\n"
 	"  snapshot         publish a snapshot now\n"
+	"  plot [CSV]       the cost curve as SVG, from 'watch --csv' output or live\n"
 	"\n"
 	"Global options (also accepted after the command):\n"
 	"  --runtime-dir DIR     where the daemon's ipc sockets are (default: $RUNTIME_DIRECTORY,\n"
@@ -77,6 +79,8 @@ int main(int argc, char **argv)
 		return ctl_watch(&env, sub_argc, sub_argv);
 	if (!strcmp(word, "eval"))
 		return ctl_eval(&env, sub_argc, sub_argv);
+	if (!strcmp(word, "plot"))
+		return ctl_plot(&env, sub_argc, sub_argv);
 	if (ctl_control_knows(word))
 		return ctl_control(&env, sub_argc, sub_argv);
 	if (!strcmp(word, "help")) {

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * batch_curve.c - how learning progresses with the batch size, step by step.
+ *
+ * Trains softmax 784-10 or the MLP 784-128-10 on Fashion-MNIST in file
+ * order through mb_learner_step, like train_bench, but watches the run
+ * instead of only timing it: it can write the progressive cost of every
+ * batch against samples seen and training time, and scores an evaluation
+ * set every so often and at every epoch end. Evaluation time is left out of
+ * the training clock, so curves of different batch sizes share one time axis.
+ *
+ * The evaluation set is t10k, or with -v N the last N training rows, which
+ * are then not trained on (tuning a learning rate without seeing the test set).
+ *
+ * Output on stdout, CSV lines:
+ *   eval,<epoch>,<samples>,<train seconds>,<accuracy>,<mean cost>
+ *   done,<steps>,<skipped steps>,<samples>,<train seconds>,<samples per second>
+ * With -L FILE, every step as samples,seconds,cost (cost of the batch before it was learned from).
+ *
+ * Usage: batch_curve [-m softmax|mlp] [-b batch, 0 = all] [-l lr] [-o optimizer] [-S schedule] [-e max epochs]
+ *                    [-T max train seconds] [-E evaluate every N samples, 0 = epoch ends only]
+ *                    [-v hold out last N rows] [-q first N rows] [-t blas threads] [-s seed]
+ *                    [-L cost log] [-d fashion-mnist dir]
+ */
+#include <cblas.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dataset.h"
+#include "learner.h"
+
+#define DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
+#define HIDDEN 128u
+
+/* Where the run is, for the log and the evaluation lines. */
+struct progress {
+	uint64_t samples;   /* training rows stepped over so far */
+	double train_s;     /* training time so far, evaluations excluded */
+	long epoch;         /* epochs completed */
+};
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void usage(const char *argv0)
+{
+	fprintf(stderr,
+		"usage: %s [-m softmax|mlp] [-b batch (0 = all)] [-l lr] [-o optimizer] [-S schedule] [-e max epochs]\n"
+		"          [-T max seconds] [-E eval every N samples] [-v holdout rows] [-q first N rows]\n"
+		"          [-t blas threads] [-s seed] [-L cost log] [-d dir]\n",
+		argv0);
+	exit(2);
+}
+
+/* Score the evaluation rows and print one eval line; 0 or -errno. */
+static int evaluate(struct mb_learner *l, const float *x, const float *y, uint32_t rows,
+		    const struct progress *p)
+{
+	struct mb_step_result res;
+	int r = mb_learner_eval(l, x, y, rows, &res);
+	if (r < 0)
+		return r;
+	printf("eval,%ld,%llu,%.4f,%.4f,%.4f\n", p->epoch, (unsigned long long)p->samples, p->train_s,
+	       (double)res.correct / res.rows, res.cost);
+	fflush(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *model = "softmax", *optim = "sgd", *sched = "constant", *dir = DEFAULT_DIR, *log_path = NULL;
+	long batch = 32, epochs = 1, threads = 0, first = 0, holdout = 0, eval_every = 0;
+	double budget = 0;
+	unsigned long long seed = 42;
+	float lr = 0.1f;
+	int opt, r;
+
+	while ((opt = getopt(argc, argv, "m:b:l:o:S:e:T:E:v:q:t:s:L:d:")) != -1) {
+		switch (opt) {
+		case 'm': model = optarg; break;
+		case 'b': batch = strtol(optarg, NULL, 10); break;
+		case 'l': lr = strtof(optarg, NULL); break;
+		case 'o': optim = optarg; break;
+		case 'S': sched = optarg; break;
+		case 'e': epochs = strtol(optarg, NULL, 10); break;
+		case 'T': budget = strtod(optarg, NULL); break;
+		case 'E': eval_every = strtol(optarg, NULL, 10); break;
+		case 'v': holdout = strtol(optarg, NULL, 10); break;
+		case 'q': first = strtol(optarg, NULL, 10); break;
+		case 't': threads = strtol(optarg, NULL, 10); break;
+		case 's': seed = strtoull(optarg, NULL, 10); break;
+		case 'L': log_path = optarg; break;
+		case 'd': dir = optarg; break;
+		default: usage(argv[0]);
+		}
+	}
+	if (batch < 0 || epochs < 1 || budget < 0 || eval_every < 0 || holdout < 0 || first < 0 ||
+	    threads < 0 || !(lr > 0))
+		usage(argv[0]);
+	if (threads)
+		openblas_set_num_threads((int)threads);
+
+	struct mb_dataset *train = NULL, *test = NULL;
+	struct mb_diag diag = {0};
+	if ((r = mb_dataset_load_fashion(dir, "train", &train, &diag)) < 0 ||
+	    (!holdout && (r = mb_dataset_load_fashion(dir, "t10k", &test, &diag)) < 0)) {
+		fprintf(stderr, "batch_curve: loading Fashion-MNIST from %s: %s (%s)\n", dir, diag.text,
+			strerror(-r));
+		return 1;
+	}
+	uint32_t count = first && (uint32_t)first < train->count ? (uint32_t)first : train->count;
+	if ((uint32_t)holdout >= count) {
+		fprintf(stderr, "batch_curve: holdout %ld leaves no training rows of %u\n", holdout, count);
+		return 2;
+	}
+	const float *ex = test ? test->x : train->x + (size_t)(count - holdout) * train->n_features;
+	const float *ey = test ? test->y : train->y + (count - holdout);
+	uint32_t erows = test ? test->count : (uint32_t)holdout;
+	count -= (uint32_t)holdout;
+	uint32_t rows = batch == 0 || batch > count ? count : (uint32_t)batch;
+
+	struct mb_model_cfg mc = {
+		.n_inputs = train->n_features,
+		.n_outputs = 10,
+		.max_batch = rows,
+		.seed = seed,
+	};
+	if (strcmp(model, "softmax") == 0) {
+		mc.kind = MB_MODEL_SOFTMAX;
+	} else if (strcmp(model, "mlp") == 0) {
+		mc.kind = MB_MODEL_MLP;
+		mc.output = MB_MODEL_SOFTMAX;
+		mc.n_hidden = 1;
+		mc.hidden[0] = HIDDEN;
+		mc.hidden_act = MB_ACT_RELU;
+	} else {
+		usage(argv[0]);
+	}
+	struct mb_optim_cfg oc;
+	mb_optim_cfg_default(&oc);
+	oc.lr = lr;
+	if (mb_optim_kind_parse(optim, &oc.kind) < 0 || mb_sched_kind_parse(sched, &oc.sched) < 0) {
+		fprintf(stderr, "batch_curve: unknown optimizer %s or schedule %s\n", optim, sched);
+		return 2;
+	}
+	/* A decaying schedule spans all the epochs asked for (a time budget may end it early). */
+	uint64_t total_steps = (uint64_t)epochs * (count / rows);
+	oc.cosine_steps = total_steps;
+	oc.step_every = total_steps / 4 ? total_steps / 4 : 1;
+	oc.decay = 10.0f / (float)total_steps;
+
+	struct mb_model *m = NULL;
+	struct mb_optim *o = NULL;
+	struct mb_learner *l = NULL;
+	if ((r = mb_model_new(&mc, &m)) < 0 || (r = mb_optim_new(&oc, mb_model_n_params(m), &o)) < 0 ||
+	    (r = mb_learner_new(m, o, &l)) < 0) {
+		fprintf(stderr, "batch_curve: building the learner: %s\n", strerror(-r));
+		return 1;
+	}
+	FILE *log = NULL;
+	if (log_path && !(log = fopen(log_path, "w"))) {
+		fprintf(stderr, "batch_curve: %s: %s\n", log_path, strerror(errno));
+		return 1;
+	}
+
+	struct progress p = {0};
+	struct mb_step_result res;
+	uint64_t next_eval = eval_every ? (uint64_t)eval_every : UINT64_MAX, last_eval = 0;
+	bool out_of_time = false;
+	while (p.epoch < epochs && !out_of_time) {
+		for (uint32_t at = 0; at + rows <= count; at += rows) {
+			double t0 = now();
+			r = mb_learner_step(l, train->x + (size_t)at * train->n_features, train->y + at, NULL,
+					    rows, &res);
+			p.train_s += now() - t0;
+			if (r < 0 && r != -EDOM) {
+				fprintf(stderr, "batch_curve: step at row %u: %s\n", at, strerror(-r));
+				return 1;
+			}
+			p.samples += rows;
+			if (log)
+				fprintf(log, "%llu,%.6f,%.5f\n", (unsigned long long)p.samples, p.train_s, res.cost);
+			/* Not again right after an epoch end's evaluation, nor right before one. */
+			if (p.samples >= next_eval) {
+				if (at + 2 * rows <= count && p.samples - last_eval >= (uint64_t)eval_every / 2) {
+					if ((r = evaluate(l, ex, ey, erows, &p)) < 0)
+						goto out_eval_failed;
+					last_eval = p.samples;
+				}
+				while (next_eval <= p.samples)
+					next_eval += (uint64_t)eval_every;
+			}
+			if (budget && p.train_s >= budget) {
+				out_of_time = true;
+				break;
+			}
+		}
+		if (!out_of_time)
+			p.epoch++;
+		if ((r = evaluate(l, ex, ey, erows, &p)) < 0)
+			goto out_eval_failed;
+		last_eval = p.samples;
+	}
+	printf("done,%llu,%llu,%llu,%.4f,%.0f\n", (unsigned long long)mb_learner_steps(l),
+	       (unsigned long long)mb_learner_skipped(l), (unsigned long long)p.samples, p.train_s,
+	       (double)p.samples / p.train_s);
+	if (log && fclose(log) != 0) {
+		fprintf(stderr, "batch_curve: %s: %s\n", log_path, strerror(errno));
+		return 1;
+	}
+	mb_learner_free(l);
+	mb_dataset_free(train);
+	mb_dataset_free(test);
+	return 0;
+
+out_eval_failed:
+	fprintf(stderr, "batch_curve: scoring: %s\n", strerror(-r));
+	return 1;
+}
