@@ -9,6 +9,10 @@
  * set every so often and at every epoch end. Evaluation time is left out of
  * the training clock, so curves of different batch sizes share one time axis.
  *
+ * With -r the rows are visited in a fresh random order every epoch (the
+ * gather into a batch buffer counts as training time), as the daemon's file
+ * source does; without it, in file order.
+ *
  * The evaluation set is t10k, or with -v N the last N training rows, which
  * are then not trained on (tuning a learning rate without seeing the test set).
  *
@@ -20,7 +24,7 @@
  * Usage: batch_curve [-m softmax|mlp] [-b batch, 0 = all] [-l lr] [-o optimizer] [-S schedule] [-e max epochs]
  *                    [-T max train seconds] [-E evaluate every N samples, 0 = epoch ends only]
  *                    [-v hold out last N rows] [-q first N rows] [-t blas threads] [-s seed]
- *                    [-L cost log] [-d fashion-mnist dir]
+ *                    [-r] [-L cost log] [-d fashion-mnist dir]
  */
 #include <cblas.h>
 #include <errno.h>
@@ -32,6 +36,8 @@
 
 #include "dataset.h"
 #include "learner.h"
+#include "rng.h"
+#include "shuffle.h"
 
 #define DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
 #define HIDDEN 128u
@@ -55,7 +61,7 @@ static void usage(const char *argv0)
 	fprintf(stderr,
 		"usage: %s [-m softmax|mlp] [-b batch (0 = all)] [-l lr] [-o optimizer] [-S schedule] [-e max epochs]\n"
 		"          [-T max seconds] [-E eval every N samples] [-v holdout rows] [-q first N rows]\n"
-		"          [-t blas threads] [-s seed] [-L cost log] [-d dir]\n",
+		"          [-t blas threads] [-s seed] [-r] [-L cost log] [-d dir]\n",
 		argv0);
 	exit(2);
 }
@@ -79,11 +85,12 @@ int main(int argc, char **argv)
 	const char *model = "softmax", *optim = "sgd", *sched = "constant", *dir = DEFAULT_DIR, *log_path = NULL;
 	long batch = 32, epochs = 1, threads = 0, first = 0, holdout = 0, eval_every = 0;
 	double budget = 0;
+	bool reshuffle = false;
 	unsigned long long seed = 42;
 	float lr = 0.1f;
 	int opt, r;
 
-	while ((opt = getopt(argc, argv, "m:b:l:o:S:e:T:E:v:q:t:s:L:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:b:l:o:S:e:T:E:v:q:t:s:rL:d:")) != -1) {
 		switch (opt) {
 		case 'm': model = optarg; break;
 		case 'b': batch = strtol(optarg, NULL, 10); break;
@@ -97,6 +104,7 @@ int main(int argc, char **argv)
 		case 'q': first = strtol(optarg, NULL, 10); break;
 		case 't': threads = strtol(optarg, NULL, 10); break;
 		case 's': seed = strtoull(optarg, NULL, 10); break;
+		case 'r': reshuffle = true; break;
 		case 'L': log_path = optarg; break;
 		case 'd': dir = optarg; break;
 		default: usage(argv[0]);
@@ -171,15 +179,42 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* The epoch's order and the batch gathered from it, when reshuffling. */
+	uint32_t *perm = NULL;
+	float *bx = NULL, *by = NULL;
+	struct mb_rng rng;
+	mb_rng_seed(&rng, seed ^ 0x5eedull);
+	if (reshuffle && (!(perm = malloc(count * sizeof(*perm))) ||
+			  !(bx = malloc((size_t)rows * train->n_features * sizeof(*bx))) ||
+			  !(by = malloc(rows * sizeof(*by))))) {
+		fprintf(stderr, "batch_curve: out of memory\n");
+		return 1;
+	}
+
 	struct progress p = {0};
 	struct mb_step_result res;
 	uint64_t next_eval = eval_every ? (uint64_t)eval_every : UINT64_MAX, last_eval = 0;
 	bool out_of_time = false;
 	while (p.epoch < epochs && !out_of_time) {
+		if (reshuffle) {
+			double t0 = now();
+			mb_shuffle_perm(perm, count, &rng);
+			p.train_s += now() - t0;
+		}
 		for (uint32_t at = 0; at + rows <= count; at += rows) {
 			double t0 = now();
-			r = mb_learner_step(l, train->x + (size_t)at * train->n_features, train->y + at, NULL,
-					    rows, &res);
+			const float *x = train->x + (size_t)at * train->n_features, *y = train->y + at;
+			if (reshuffle) {
+				for (uint32_t i = 0; i < rows; i++) {
+					memcpy(bx + (size_t)i * train->n_features,
+					       train->x + (size_t)perm[at + i] * train->n_features,
+					       train->n_features * sizeof(*bx));
+					by[i] = train->y[perm[at + i]];
+				}
+				x = bx;
+				y = by;
+			}
+			r = mb_learner_step(l, x, y, NULL, rows, &res);
 			p.train_s += now() - t0;
 			if (r < 0 && r != -EDOM) {
 				fprintf(stderr, "batch_curve: step at row %u: %s\n", at, strerror(-r));
@@ -216,6 +251,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "batch_curve: %s: %s\n", log_path, strerror(errno));
 		return 1;
 	}
+	free(perm);
+	free(bx);
+	free(by);
 	mb_learner_free(l);
 	mb_dataset_free(train);
 	mb_dataset_free(test);

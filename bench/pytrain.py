@@ -63,8 +63,8 @@ class Torch:
         t = self.torch
         if optim == "adam":
             o = t.optim.Adam(net.parameters(), lr=lr)
-        elif optim == "momentum":
-            o = t.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
+        elif optim in ("momentum", "nesterov"):
+            o = t.optim.SGD(net.parameters(), lr=lr, momentum=0.9, nesterov=optim == "nesterov")
         else:
             o = t.optim.SGD(net.parameters(), lr=lr)
         s = None
@@ -128,8 +128,8 @@ class Sklearn:
         from sklearn.neural_network import MLPClassifier
         solver = "adam" if optim == "adam" else "sgd"
         return MLPClassifier(hidden_layer_sizes=(128,), solver=solver, batch_size=batch,
-                             learning_rate_init=lr, momentum=0.9 if optim == "momentum" else 0.0,
-                             nesterovs_momentum=False, alpha=0.0, max_iter=1, warm_start=True,
+                             learning_rate_init=lr, momentum=0.9 if optim in ("momentum", "nesterov") else 0.0,
+                             nesterovs_momentum=optim == "nesterov", alpha=0.0, max_iter=1, warm_start=True,
                              shuffle=False, random_state=seed)
 
     def epoch(self, est, kind, x, y, batch):

@@ -138,7 +138,7 @@ static int check_value(const struct mb_cfg_key *k, const char *text, const struc
 		if (!parse_double(text, &d))
 			return fail(err, -EINVAL, o, key, "'%s' is not a finite number", text);
 		if (d < k->min || d > k->max)
-			return fail(err, -ERANGE, o, key, "%s is out of range %g..%g", text, k->min, k->max);
+			return fail(err, -ERANGE, o, key, "%s is out of range %.10g..%.10g", text, k->min, k->max);
 		return 0;
 	case MB_CFG_ENUM:
 		if (choice_index(k->choices, text) < 0)
@@ -750,7 +750,7 @@ void mb_config_help(FILE *f)
 		else if (k->type == MB_CFG_U32 || k->type == MB_CFG_U64)
 			fprintf(f, ", %.0f..%.0f", k->min, k->max);
 		else if (k->type == MB_CFG_DOUBLE)
-			fprintf(f, ", %g..%g", k->min, k->max);
+			fprintf(f, ", %.10g..%.10g", k->min, k->max);
 		if (is_source_row(k) && k->source_type)
 			fprintf(f, ", %s sources", k->source_type);
 		if (k->def)

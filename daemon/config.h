@@ -128,6 +128,12 @@ struct mb_config {
 		const char *endpoint;    /* the REP endpoint; empty: no control socket */
 	} control;
 	struct {
+		uint32_t heartbeat_ms;         /* heartbeat interval on every connection; 0: none */
+		uint32_t heartbeat_timeout_ms; /* silence (or an unfinished handshake) that drops a peer */
+		uint32_t reconnect_ms;         /* first retry of a connecting source */
+		uint32_t reconnect_max_ms;     /* cap of the doubling retry interval */
+	} zmq;
+	struct {
 		const char *level;       /* debug|info|notice|warning|err */
 	} log;
 	struct {
@@ -140,6 +146,13 @@ struct mb_config {
 		uint32_t keep;           /* checkpoints kept */
 		bool on_exit;            /* a checkpoint when the daemon stops */
 	} checkpoint;
+	struct {
+		bool enabled;            /* roll back when the cost diverges */
+		double factor;           /* a cost over this times its moving average diverges */
+		uint32_t warmup;         /* sane batches before the factor applies */
+		uint32_t every;          /* sane batches between copies of the good state */
+		double lr_factor;        /* the learning rate is multiplied by this at each rollback */
+	} guard;
 	unsigned n_sources;                          /* sources declared */
 	struct mb_source_cfg sources[MB_MAX_SOURCES]; /* in order of first appearance */
 	char *files[MB_CFG_MAX_FILES];               /* private: names origins point to, owned */

@@ -97,6 +97,17 @@ const struct mb_cfg_key mb_cfg_keys[] = {
 	{"control", "endpoint", NULL, MB_CFG_STRING, "ipc://control", 0, 0, NULL, OFF(control.endpoint),
 	 "REP endpoint of the control socket; empty: none"},
 
+	/* [zmq] */
+	{"zmq", "heartbeat_ms", NULL, MB_CFG_U32, "1000", 0, 3600000, NULL, OFF(zmq.heartbeat_ms),
+	 "every ZeroMQ connection (ingest, snapshots, control) sends a heartbeat this often; 0: none"},
+	{"zmq", "heartbeat_timeout_ms", NULL, MB_CFG_U32, "3000", 100, 3600000, NULL, OFF(zmq.heartbeat_timeout_ms),
+	 "a peer that answers no heartbeat for this long, or has not finished its handshake by then, is "
+	 "disconnected"},
+	{"zmq", "reconnect_ms", NULL, MB_CFG_U32, "100", 1, 3600000, NULL, OFF(zmq.reconnect_ms),
+	 "a source with bind = false retries a lost or refused connection after this long"},
+	{"zmq", "reconnect_max_ms", NULL, MB_CFG_U32, "5000", 0, 3600000, NULL, OFF(zmq.reconnect_max_ms),
+	 "the retry interval doubles up to this; 0 or less than reconnect_ms: no back-off"},
+
 	/* [log] */
 	{"log", "level", NULL, MB_CFG_ENUM, "info", 0, 0, "debug|info|notice|warning|err", OFF(log.level),
 	 "lowest priority logged"},
@@ -120,6 +131,19 @@ const struct mb_cfg_key mb_cfg_keys[] = {
 	 "checkpoints kept; older ones are deleted once a new one is safely on disk"},
 	{"checkpoint", "on_exit", NULL, MB_CFG_BOOL, "true", 0, 0, NULL, OFF(checkpoint.on_exit),
 	 "write a checkpoint when the daemon stops, after training every queued batch"},
+
+	/* [guard] */
+	{"guard", "enabled", NULL, MB_CFG_BOOL, "true", 0, 0, NULL, OFF(guard.enabled),
+	 "roll back to the last good parameters and optimizer state when the progressive cost is not "
+	 "finite or leaps above factor times its moving average, and lower the learning rate"},
+	{"guard", "factor", NULL, MB_CFG_DOUBLE, "10", 1.000001, 1e12, NULL, OFF(guard.factor),
+	 "a batch whose cost is over this many times the moving average of the costs diverged"},
+	{"guard", "warmup", NULL, MB_CFG_U32, "50", 0, U32_MAX_D, NULL, OFF(guard.warmup),
+	 "batches before the factor test applies (a non-finite cost counts at once)"},
+	{"guard", "every", NULL, MB_CFG_U32, "100", 1, U32_MAX_D, NULL, OFF(guard.every),
+	 "batches with a sane cost between two copies of the good state"},
+	{"guard", "lr_factor", NULL, MB_CFG_DOUBLE, "0.5", 1e-6, 1, NULL, OFF(guard.lr_factor),
+	 "each rollback multiplies the learning rate by this"},
 
 	/* [source.NAME], every type */
 	{"source", "type", NULL, MB_CFG_ENUM, NULL, 0, 0, "zmq|file", 0,

@@ -114,6 +114,7 @@ static void status_fields(struct mb_control *c, struct json *j)
 		 (unsigned long long)(c->cfg.publisher ? LOAD(mb_publisher_stats(c->cfg.publisher)->sent) : 0));
 	json_add(j, ",\"lr\":");
 	json_num(j, LOAD(t->lr));
+	json_add(j, ",\"rollbacks\":%llu", (unsigned long long)LOAD(t->rollbacks));
 }
 
 static void source_fields(struct mb_control *c, struct json *j)
@@ -247,10 +248,8 @@ int mb_control_new(const struct mb_control_cfg *cfg, struct mb_control **ret, ch
 		snprintf(err, cap, "REP socket: %s", zmq_strerror(-r));
 		goto out_close_fd;
 	}
-	int64_t max = CONTROL_MAXMSGSIZE;
-	if (zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &max, sizeof max) < 0 ||
+	if ((r = mb_zsock_peer_options(c->sock, CONTROL_MAXMSGSIZE, false)) < 0 ||
 	    (r = mb_zsock_set_int(c->sock, ZMQ_LINGER, 0)) < 0) {
-		r = -zmq_errno();
 		snprintf(err, cap, "REP options: %s", zmq_strerror(-r));
 		goto out_close_sock;
 	}

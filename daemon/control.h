@@ -17,8 +17,9 @@
  *
  * status: {"ok":true,"state":"running|paused|stopping","model":NAME,
  *   "version":N,"samples":N,"batches":N,"skipped":N,"cost":X,
- *   "accuracy":X,"samples_per_s":X,"snapshots":N,"lr":X}
- * (lr: the learning rate of the next step, schedule applied)
+ *   "accuracy":X,"samples_per_s":X,"snapshots":N,"lr":X,"rollbacks":N}
+ * (lr: the learning rate of the next step, schedule applied; rollbacks:
+ * times the divergence guard restored the last good state)
  * stats: the same plus "sources":[{"name":NAME,"type":"zmq|file",
  *   "received":N,"queued":N,"dropped":N,"rejected":N,"bytes":N,
  *   "rejected_by":{"magic":N,...every reason...}},...]

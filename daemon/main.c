@@ -44,6 +44,7 @@
 #include "reload.h"
 #include "source.h"
 #include "trainer.h"
+#include "zsock.h"
 
 #ifndef MB_VERSION
 #define MB_VERSION "unknown"
@@ -242,6 +243,13 @@ static int trainer_cfg_build(const struct mb_config *c, struct mb_trainer_cfg *t
 		mb_cfg_list_free(items);
 	}
 
+	t->guard = (struct mb_divergence_cfg){
+		.enabled = c->guard.enabled,
+		.factor = c->guard.factor,
+		.warmup = c->guard.warmup,
+		.every = c->guard.every,
+		.lr_factor = c->guard.lr_factor,
+	};
 	if (mb_config_optim_cfg(c, &t->optim) < 0) {
 		mb_log(LOG_ERR, "optimizer.kind %s or optimizer.schedule %s is not known to this build",
 		       c->optimizer.kind, c->optimizer.schedule);
@@ -324,6 +332,12 @@ static int daemon_setup(struct daemon *d)
 	struct mb_trainer_cfg tc = {0};
 	if ((r = trainer_cfg_build(c, &tc)) < 0)
 		return r;
+	mb_zsock_peer_setup(&(struct mb_zsock_peer_cfg){
+		.heartbeat_ms = c->zmq.heartbeat_ms,
+		.heartbeat_timeout_ms = c->zmq.heartbeat_timeout_ms,
+		.reconnect_ms = c->zmq.reconnect_ms,
+		.reconnect_max_ms = c->zmq.reconnect_max_ms,
+	});
 	d->zctx = zmq_ctx_new();
 	if (!d->zctx) {
 		mb_log(LOG_ERR, "cannot create the ZeroMQ context: %s", zmq_strerror(zmq_errno()));

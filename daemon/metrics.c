@@ -152,6 +152,7 @@ void mb_metrics_collect(const struct mb_metrics_cfg *cfg, struct mb_metrics_snap
 	s->samples = LOAD(t->samples);
 	s->model_version = LOAD(t->version);
 	s->skipped = LOAD(t->skipped);
+	s->rollbacks = LOAD(t->rollbacks);
 	s->batch_rows = LOAD(t->last_rows);
 	s->batch_wait.n_bounds = MB_TRAINER_WAIT_BUCKETS;
 	s->batch_wait.bounds = mb_trainer_wait_bounds_s;

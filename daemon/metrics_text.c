@@ -226,6 +226,9 @@ size_t mb_metrics_text_render(const struct mb_metrics_snapshot *s, char *buf, si
 	      (double)s->model_version);
 	counter(&o, "minibatchd_steps_skipped", NULL,
 		"Steps the guard refused because the cost or gradient was not finite.", s->skipped);
+	counter(&o, "minibatchd_divergence_rollbacks", NULL,
+		"Times the cost diverged and the last good parameters and optimizer state were restored.",
+		s->rollbacks);
 	gauge(&o, "minibatchd_batch_rows", NULL, "Rows of the last batch trained.", s->batch_rows);
 	histogram(&o, "minibatchd_batch_wait_seconds", "seconds",
 		  "Time from a batch's first row to its training step.", &s->batch_wait);

@@ -63,6 +63,7 @@ struct mb_metrics_snapshot {
 	uint64_t samples;                  /* rows trained */
 	uint64_t model_version;            /* the model's version: +1 per step and per reset */
 	uint64_t skipped;                  /* steps the guard refused */
+	uint64_t rollbacks;                /* times the divergence guard restored the last good state */
 	uint32_t batch_rows;               /* rows of the last batch trained (0 before any) */
 	struct mb_metrics_hist batch_wait; /* seconds from a batch's first row to its training */
 	double cost_last;                  /* progressive cost of the last batch; NaN before any */

@@ -7,3 +7,4 @@ daemon_libminibatchd_la_SOURCES += \
 daemon_libminibatchd_la_CPPFLAGS += $(MHD_CFLAGS)
 daemon_libminibatchd_la_LIBADD += $(MHD_LIBS) $(SYSTEMD_LIBS)
 daemon_minibatchd_LDADD += $(MHD_LIBS)
+daemon_libminibatchd_la_SOURCES += daemon/divergence.c daemon/divergence.h

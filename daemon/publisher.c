@@ -13,6 +13,11 @@
 #include "zsock.h"
 
 #define FINAL_LINGER_MS 2000 /* how long closing waits for the last snapshot to leave */
+/*
+ * Subscribers only send (un)subscriptions: a flag byte and a topic prefix.
+ * Anything longer cannot match a topic, so a peer sending it is dropped.
+ */
+#define MAX_SUBSCRIPTION_BYTES (1 + MB_MAX_TOPIC_BYTES)
 
 struct mb_publisher {
 	struct mb_publisher_cfg cfg;     /* as given; topic copied below */
@@ -61,7 +66,8 @@ int mb_publisher_new(const struct mb_publisher_cfg *cfg, struct mb_publisher **r
 	if ((r = mb_zsock_set_int(p->sock, ZMQ_XPUB_VERBOSE, 1)) < 0 ||
 	    (r = mb_zsock_set_int(p->sock, ZMQ_XPUB_NODROP, 0)) < 0 ||
 	    (r = mb_zsock_set_int(p->sock, ZMQ_SNDHWM, (int)cfg->sndhwm)) < 0 ||
-	    (r = mb_zsock_set_int(p->sock, ZMQ_LINGER, FINAL_LINGER_MS)) < 0) {
+	    (r = mb_zsock_set_int(p->sock, ZMQ_LINGER, FINAL_LINGER_MS)) < 0 ||
+	    (r = mb_zsock_peer_options(p->sock, MAX_SUBSCRIPTION_BYTES, false)) < 0) {
 		snprintf(err, cap, "XPUB options: %s", zmq_strerror(-r));
 		goto out_close_sock;
 	}

@@ -145,10 +145,9 @@ static int zmq_create(const struct mb_source_cfg *cfg, struct mb_ingest *ing, un
 		*why = "cannot create the socket";
 		goto out_free;
 	}
-	int64_t max64 = (int64_t)maxmsg;
 	if (mb_zsock_set_int(s->sock, ZMQ_RCVHWM, (int)rcvhwm) < 0 ||
 	    mb_zsock_set_int(s->sock, ZMQ_LINGER, 0) < 0 ||
-	    zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &max64, sizeof max64) < 0 ||
+	    mb_zsock_peer_options(s->sock, (int64_t)maxmsg, !bind) < 0 ||
 	    (s->sub && subscribe(s->sock, mb_source_cfg_get(cfg, "topics")) < 0)) {
 		r = -zmq_errno();
 		*why = "cannot set the socket options";

@@ -25,6 +25,12 @@
  * The file is encoded, written and fsynced on this thread too: no batch
  * is learned meanwhile, a few milliseconds for the models measured (a
  * 5 MB checkpoint of a 784-512-512-10 MLP in about 8 ms on a local disk).
+ *
+ * The divergence guard's copy of the good state lives in two buffers made
+ * with the model, so a step allocates nothing: a memcpy of the parameters
+ * and the optimizer's state saved into a buffer of its fixed size. A
+ * rollback costs the batches learned since that copy (at most
+ * guard.every), which is the price of never keeping a diverged model.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -97,6 +103,13 @@ struct mb_trainer {
 	_Atomic int req_state;          /* enum req_state: hands req and req_reply between the threads */
 	enum mb_trainer_cmd req;        /* the command posted */
 	struct mb_trainer_reply req_reply; /* its outcome, valid at REQ_DONE */
+	struct mb_divergence guard;     /* the divergence guard's judgement */
+	float *good_params;             /* the last good parameters; NULL while the guard is off or no model */
+	uint8_t *good_optim;            /* the optimizer state saved with them */
+	size_t good_optim_cap;          /* its size: the optimizer's state size, fixed for its kind */
+	size_t good_optim_len;          /* bytes of it in use */
+	uint64_t good_version;          /* model version of the copy */
+	uint64_t good_batches;          /* batches learned at the copy */
 };
 
 static int64_t mono_ns(void)
@@ -118,6 +131,8 @@ int mb_trainer_new(const struct mb_trainer_cfg *cfg, struct mb_trainer **ret)
 {
 	if (!cfg->ing || !cfg->handover || !cfg->model.max_batch || cfg->n_sources > MB_MAX_SOURCES)
 		return -EINVAL;
+	if (cfg->guard.enabled && mb_divergence_cfg_check(&cfg->guard) < 0)
+		return -EINVAL;
 	struct mb_trainer *t = calloc(1, sizeof *t);
 	if (!t)
 		return -ENOMEM;
@@ -132,6 +147,7 @@ int mb_trainer_new(const struct mb_trainer_cfg *cfg, struct mb_trainer **ret)
 	atomic_init(&t->stats.lr, (double)cfg->optim.lr);
 	t->published_ns = t->rate_ns = t->ckpt_ns = mono_ns();
 	mb_rng_seed(&t->rng, cfg->model.seed);
+	mb_divergence_init(&t->guard, &cfg->guard);
 	t->held_cap = mb_ingest_cfg(cfg->ing)->queue_batches;
 	t->held = calloc(t->held_cap, sizeof *t->held);
 	if (cfg->store)
@@ -151,10 +167,47 @@ struct mb_trainer *mb_trainer_free(struct mb_trainer *t)
 		return NULL;
 	mb_learner_free(t->learner);
 	mb_ckpt_buf_release(&t->ckpt_buf);
+	free(t->good_params);
+	free(t->good_optim);
 	free(t->ckpt);
 	free(t->held);
 	free(t);
 	return NULL;
+}
+
+/* Copy the parameters and optimizer state as the good state to come back to. */
+static void guard_keep(struct mb_trainer *t)
+{
+	if (!t->good_params)
+		return;
+	struct mb_model *m = mb_learner_model(t->learner);
+	memcpy(t->good_params, mb_model_params(m), mb_model_n_params(m) * sizeof(float));
+	long len = mb_optim_state_save(mb_learner_optim(t->learner), t->good_optim, t->good_optim_cap);
+	/* The size is fixed for the kind, which a reload cannot change: a failure here is a bug. */
+	t->good_optim_len = len > 0 ? (size_t)len : 0;
+	t->good_version = t->version;
+	t->good_batches = t->batches;
+}
+
+/* The guard's buffers for the new model, and a first copy: the initial weights are sane. */
+static int guard_alloc(struct mb_trainer *t)
+{
+	/* A restore that found the wrong shape leaves the buffers of a model that is gone. */
+	free(t->good_params);
+	free(t->good_optim);
+	t->good_params = NULL;
+	t->good_optim = NULL;
+	if (!t->cfg.guard.enabled)
+		return 0;
+	struct mb_model *m = mb_learner_model(t->learner);
+	t->good_optim_cap = mb_optim_state_size(mb_learner_optim(t->learner));
+	t->good_params = malloc(mb_model_n_params(m) * sizeof(float));
+	t->good_optim = malloc(t->good_optim_cap ? t->good_optim_cap : 1);
+	if (!t->good_params || !t->good_optim)
+		return -ENOMEM; /* freed with the trainer */
+	mb_divergence_restart(&t->guard);
+	guard_keep(t);
+	return 0;
 }
 
 /* Create model, optimizer and learner for the agreed shape. */
@@ -181,6 +234,12 @@ static int create_model(struct mb_trainer *t, const struct mb_shape *shape)
 	r = mb_learner_new(m, o, &t->learner);
 	if (r < 0)
 		goto out_optim;
+	r = guard_alloc(t);
+	if (r < 0) {
+		mb_log(LOG_ERR, "trainer: no memory for the divergence guard's copy of %zu parameters", n);
+		t->learner = mb_learner_free(t->learner);
+		return r;
+	}
 	atomic_store_explicit(&t->stats.has_model, true, memory_order_release);
 	mb_log(LOG_INFO, "trainer: model with %u inputs, %u outputs, %zu parameters", mc.n_inputs, mc.n_outputs, n);
 	return 0;
@@ -227,6 +286,48 @@ static void count_wait(struct mb_trainer *t, const struct mb_batch *b)
 }
 
 /*
+ * The guard saw the cost diverge on batch b: restore the last good
+ * parameters and optimizer state, lower the learning rate on a copy of
+ * the configuration (which a reload may replace again), move the version
+ * on, count and log it once.
+ */
+static void rollback(struct mb_trainer *t, const struct mb_batch *b, double cost)
+{
+	struct mb_model *m = mb_learner_model(t->learner);
+	struct mb_optim *o = mb_learner_optim(t->learner);
+	if (!t->good_params)
+		return;
+	memcpy(mb_model_params(m), t->good_params, mb_model_n_params(m) * sizeof(float));
+	int r = t->good_optim_len ? mb_optim_state_load(o, t->good_optim, t->good_optim_len) : -EINVAL;
+	if (r < 0)
+		mb_log(LOG_ERR, "trainer: divergence rollback: the optimizer state could not be restored: %s; "
+		       "its moments carry on", strerror(-r));
+	double lr_before = mb_optim_lr(o);
+	struct mb_optim_cfg lowered = t->cfg.optim;
+	lowered.lr = (float)(lowered.lr * t->cfg.guard.lr_factor);
+	lowered.lr_min = (float)(lowered.lr_min * t->cfg.guard.lr_factor);
+	r = mb_optim_reconfigure(o, &lowered);
+	if (r == 0)
+		t->cfg.optim = lowered;
+	double lr_after = mb_optim_lr(o);
+	uint64_t lost = t->batches - t->good_batches;
+	t->version++;
+	uint64_t n = atomic_fetch_add_explicit(&t->stats.rollbacks, 1, memory_order_relaxed) + 1;
+	atomic_store_explicit(&t->stats.version, t->version, memory_order_relaxed);
+	atomic_store_explicit(&t->stats.lr, lr_after, memory_order_relaxed);
+	if (t->guard.cause == MB_DIVERGENCE_JUMP)
+		mb_log(LOG_WARNING, "trainer: divergence: cost %.6g of a batch of %u rows from source %u is over %g "
+		       "times the average %.6g; rolled back: %" PRIu64 " batches undone, back to version %" PRIu64
+		       ", lr %.6g -> %.6g (rollback %" PRIu64 ")", cost, b->rows, b->source, t->cfg.guard.factor,
+		       t->guard.last_average, lost, t->good_version, lr_before, lr_after, n);
+	else
+		mb_log(LOG_WARNING, "trainer: divergence: cost %g of a batch of %u rows from source %u is not finite "
+		       "(average %.6g); rolled back: %" PRIu64 " batches undone, back to version %" PRIu64
+		       ", lr %.6g -> %.6g (rollback %" PRIu64 ")", cost, b->rows, b->source, t->guard.last_average,
+		       lost, t->good_version, lr_before, lr_after, n);
+}
+
+/*
  * One step on one batch: the learner's forward, progressive score,
  * backward and optimizer step, then the figures. This is the step
  * boundary: a synchronisation of the parameters with other trainers
@@ -241,11 +342,26 @@ static void trainer_step(struct mb_trainer *t, const struct mb_batch *b)
 		atomic_fetch_add_explicit(&t->stats.skipped, 1, memory_order_relaxed);
 		mb_log(LOG_WARNING, "trainer: step skipped on a batch of %u rows from source %u: %s", b->rows,
 		       b->source, r == -EDOM ? "non-finite cost or gradient" : strerror(-r));
+		/* A non-finite cost is a divergence too; a non-finite gradient may be one batch's fault. */
+		if (r == -EDOM && !isfinite(res.cost) && mb_divergence_judge(&t->guard, res.cost) ==
+		    MB_DIVERGENCE_ROLLBACK)
+			rollback(t, b, res.cost);
 		return;
 	}
 	t->samples += b->rows;
 	t->batches++;
 	t->version++;
+	enum mb_divergence_verdict v = mb_divergence_judge(&t->guard, res.cost);
+	if (v == MB_DIVERGENCE_ROLLBACK) {
+		/* The rows were learned from and then undone: counted, but their cost stays out of the averages. */
+		atomic_store_explicit(&t->stats.last_cost, res.cost, memory_order_relaxed);
+		atomic_store_explicit(&t->stats.samples, t->samples, memory_order_relaxed);
+		atomic_store_explicit(&t->stats.batches, t->batches, memory_order_relaxed);
+		rollback(t, b, res.cost);
+		return;
+	}
+	if (v == MB_DIVERGENCE_SAVE)
+		guard_keep(t);
 	if (isfinite(res.cost))
 		mb_ewma_add_n(&t->cost, res.cost, b->rows);
 	atomic_store_explicit(&t->stats.last_cost, res.cost, memory_order_relaxed);
@@ -521,6 +637,8 @@ static int reset_model(struct mb_trainer *t, struct mb_trainer_reply *reply)
 		goto out_free;
 	memcpy(mb_model_params(m), mb_model_params(fresh), n * sizeof(float));
 	t->version++;
+	mb_divergence_restart(&t->guard);
+	guard_keep(t);
 	mb_ewma_reset(&t->cost);
 	mb_ewma_reset(&t->accuracy);
 	atomic_store_explicit(&t->stats.version, t->version, memory_order_relaxed);
@@ -785,6 +903,8 @@ int mb_trainer_restore(struct mb_trainer *t, const struct mb_ckpt_state *st, cha
 	atomic_store_explicit(&t->stats.cost, mb_ewma_value(&t->cost), memory_order_relaxed);
 	atomic_store_explicit(&t->stats.accuracy, mb_ewma_value(&t->accuracy), memory_order_relaxed);
 	atomic_store_explicit(&t->stats.lr, mb_optim_lr(o), memory_order_relaxed);
+	/* The restored state is the guard's good state until it has judged some batches. */
+	guard_keep(t);
 	/* Late joiners get the restored model at once. */
 	atomic_store_explicit(&t->snapshot_wanted, true, memory_order_relaxed);
 	return 0;

@@ -16,6 +16,11 @@
  * command and when run() ends; mb_trainer_restore() continues from one
  * before run() starts. The model version goes up by one per step and per
  * "reset", and carries on across restarts.
+ *
+ * The divergence guard (daemon/divergence.h) judges every step: when the
+ * cost diverges the trainer restores the last good copy of the parameters
+ * and optimizer state, lowers the learning rate, logs it and counts it
+ * (the version moves on, as for a reset).
  */
 #ifndef MB_DAEMON_TRAINER_H
 #define MB_DAEMON_TRAINER_H
@@ -27,6 +32,7 @@
 
 #include "checkpoint_state.h"
 #include "checkpoint_store.h"
+#include "divergence.h"
 #include "handover.h"
 #include "ingest.h"
 #include "model.h"
@@ -46,6 +52,7 @@ struct mb_trainer_cfg {
 	bool checkpoint_on_exit;         /* write one when run() ends */
 	const struct mb_ckpt_source_ref *sources; /* n_sources entries (not owned): names, counters, positions */
 	const char *config_text;         /* the CONFIG section; NULL: none */
+	struct mb_divergence_cfg guard;  /* the divergence guard; all zero: the guard is off */
 };
 
 /* Buckets of the batch-wait histogram: mb_trainer_wait_bounds_s upper bounds, then one for longer waits. */
@@ -75,6 +82,7 @@ struct mb_trainer_stats {
 	_Atomic uint64_t checkpoints;   /* checkpoints written */
 	_Atomic uint64_t checkpoint_failures; /* checkpoints that could not be written */
 	_Atomic uint64_t checkpoint_version;  /* model version of the newest checkpoint written or loaded; 0: none */
+	_Atomic uint64_t rollbacks;     /* times the divergence guard restored the last good state */
 };
 
 /* What the control socket may ask of the trainer thread. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* zsock.c - attach ZeroMQ sockets to endpoint lists. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,61 @@
 
 #include "config.h"
 #include "zsock.h"
+
+/*
+ * Written once by the main thread before any socket exists, read by the
+ * threads that create sockets after that: thread creation orders the two.
+ */
+static struct mb_zsock_peer_cfg peer_cfg = {
+	.heartbeat_ms = MB_ZSOCK_HEARTBEAT_MS,
+	.heartbeat_timeout_ms = MB_ZSOCK_HEARTBEAT_TIMEOUT_MS,
+	.reconnect_ms = MB_ZSOCK_RECONNECT_MS,
+	.reconnect_max_ms = MB_ZSOCK_RECONNECT_MAX_MS,
+};
+
+/* Replace the peer settings (see zsock.h). */
+void mb_zsock_peer_setup(const struct mb_zsock_peer_cfg *cfg)
+{
+	peer_cfg = *cfg;
+}
+
+/* ZeroMQ takes a millisecond count as an int; the configuration's ranges keep it far below. */
+static int ms_option(uint32_t ms)
+{
+	return ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+/* Heartbeats, handshake limit, back-off and message limit (see zsock.h). */
+int mb_zsock_peer_options(void *sock, int64_t max_msg_bytes, bool connecting)
+{
+	const struct mb_zsock_peer_cfg *c = &peer_cfg;
+	int r;
+	if (zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max_msg_bytes, sizeof max_msg_bytes) < 0)
+		return -zmq_errno();
+	/*
+	 * Heartbeats only start once the handshake is done: a peer that opens a
+	 * connection and then says nothing, or stops halfway through the
+	 * greeting, is dropped by the handshake limit instead.
+	 */
+	if ((r = mb_zsock_set_int(sock, ZMQ_HANDSHAKE_IVL, ms_option(c->heartbeat_timeout_ms))) < 0)
+		return r;
+	if (c->heartbeat_ms) {
+		/* The TTL asks the peer to drop us in turn if we fall silent; it counts in tenths of a second. */
+		uint32_t ttl = c->heartbeat_timeout_ms / 100 * 100;
+		if (ttl > 6553500)
+			ttl = 6553500;
+		if ((r = mb_zsock_set_int(sock, ZMQ_HEARTBEAT_IVL, ms_option(c->heartbeat_ms))) < 0 ||
+		    (r = mb_zsock_set_int(sock, ZMQ_HEARTBEAT_TIMEOUT, ms_option(c->heartbeat_timeout_ms))) < 0 ||
+		    (r = mb_zsock_set_int(sock, ZMQ_HEARTBEAT_TTL, (int)ttl)) < 0)
+			return r;
+	}
+	if (!connecting)
+		return 0;
+	if ((r = mb_zsock_set_int(sock, ZMQ_RECONNECT_IVL, ms_option(c->reconnect_ms))) < 0 ||
+	    (r = mb_zsock_set_int(sock, ZMQ_RECONNECT_IVL_MAX, ms_option(c->reconnect_max_ms))) < 0)
+		return r;
+	return 0;
+}
 
 /* Set an int option, -errno on failure. */
 int mb_zsock_set_int(void *sock, int option, int value)

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define MB_ZSOCK_ENDPOINT_BYTES 1024u /* a resolved endpoint, with its NUL */
 
@@ -30,6 +31,39 @@ int mb_zsock_attach(void *sock, const char *list, bool bind, const char *runtime
  * free the array. NULL is fine; returns NULL.
  */
 char **mb_zsock_unlink_files(char **files);
+
+/*
+ * How the daemon's sockets watch and re-establish their connections: the
+ * [zmq] section of the configuration. One setting for the whole process,
+ * so that every socket, whoever creates it, behaves the same.
+ */
+struct mb_zsock_peer_cfg {
+	uint32_t heartbeat_ms;         /* a PING to each peer this often; 0: no heartbeats */
+	uint32_t heartbeat_timeout_ms; /* a peer silent this long after a PING is dropped, and a
+	                                * connection must finish its handshake within it */
+	uint32_t reconnect_ms;         /* first retry of a lost outgoing connection */
+	uint32_t reconnect_max_ms;     /* the retry interval doubles up to this */
+};
+
+/* The defaults, and what the [zmq] keys default to. */
+#define MB_ZSOCK_HEARTBEAT_MS         1000u
+#define MB_ZSOCK_HEARTBEAT_TIMEOUT_MS 3000u
+#define MB_ZSOCK_RECONNECT_MS         100u
+#define MB_ZSOCK_RECONNECT_MAX_MS     5000u
+
+/*
+ * Replace the process-wide peer settings (copied). Call it before the
+ * sockets are created; sockets already made keep what they had.
+ */
+void mb_zsock_peer_setup(const struct mb_zsock_peer_cfg *cfg);
+
+/*
+ * Give sock the process-wide peer settings and the largest message it will
+ * take from a peer (bytes; larger ones drop the connection): heartbeats,
+ * the handshake limit, and for a connecting socket (connecting true) the
+ * capped reconnect back-off. 0 or -errno.
+ */
+int mb_zsock_peer_options(void *sock, int64_t max_msg_bytes, bool connecting);
 
 /* Set an int socket option; -errno. */
 int mb_zsock_set_int(void *sock, int option, int value);

@@ -55,6 +55,35 @@ static int zmq_errno_neg(void)
 	return e > 0 ? -e : -EIO;
 }
 
+/* The daemon's own defaults ([zmq] of minibatchd.conf), so both ends notice a dead link alike. */
+#define PEER_HEARTBEAT_MS 1000         /* a PING this often */
+#define PEER_HEARTBEAT_TIMEOUT_MS 3000 /* no answer for this long drops the connection */
+#define PEER_RECONNECT_MS 100          /* first retry after the daemon went away */
+#define PEER_RECONNECT_MAX_MS 5000     /* the retry interval doubles up to this */
+
+/*
+ * Heartbeats, so a daemon that stalls or vanishes without closing the
+ * connection (a host gone, a cable pulled) is noticed and reconnected to,
+ * and a capped back-off so a daemon that is down is not hammered.
+ */
+static int peer_options(void *sock)
+{
+	static const struct {
+		int option, value;
+	} opts[] = {
+		{ZMQ_HEARTBEAT_IVL, PEER_HEARTBEAT_MS},
+		{ZMQ_HEARTBEAT_TIMEOUT, PEER_HEARTBEAT_TIMEOUT_MS},
+		{ZMQ_HEARTBEAT_TTL, PEER_HEARTBEAT_TIMEOUT_MS},
+		{ZMQ_HANDSHAKE_IVL, PEER_HEARTBEAT_TIMEOUT_MS},
+		{ZMQ_RECONNECT_IVL, PEER_RECONNECT_MS},
+		{ZMQ_RECONNECT_IVL_MAX, PEER_RECONNECT_MAX_MS},
+	};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+		if (zmq_setsockopt(sock, opts[i].option, &opts[i].value, sizeof opts[i].value))
+			return zmq_errno_neg();
+	return 0;
+}
+
 /* The context an object uses: the caller's, or a new one it owns. */
 static int context_take(void *given, void **ret_ctx, bool *ret_owned)
 {
@@ -199,7 +228,7 @@ static int producer_socket(struct mb_producer *p)
 	    zmq_setsockopt(p->sock, ZMQ_SNDTIMEO, &p->timeout_ms, sizeof p->timeout_ms) ||
 	    zmq_setsockopt(p->sock, ZMQ_LINGER, &zero, sizeof zero))
 		return zmq_errno_neg();
-	return 0;
+	return peer_options(p->sock);
 }
 
 /*
@@ -475,8 +504,13 @@ int mb_subscriber_new(const struct mb_subscriber_cfg *cfg, struct mb_subscriber 
 	int zero = 0;
 	/* Snapshots a slow viewer has not read yet are kept; the latest call skips them. */
 	if (zmq_setsockopt(s->sock, ZMQ_LINGER, &zero, sizeof zero) ||
-	    zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, topic, strlen(topic)) ||
-	    zmq_connect(s->sock, cfg->endpoint)) {
+	    zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, topic, strlen(topic))) {
+		r = zmq_errno_neg();
+		goto out_free;
+	}
+	if ((r = peer_options(s->sock)) < 0)
+		goto out_free;
+	if (zmq_connect(s->sock, cfg->endpoint)) {
 		r = zmq_errno_neg();
 		goto out_free;
 	}
@@ -677,9 +711,11 @@ static int client_connect(struct mb_client *c)
 	c->sock = zmq_socket(c->ctx, ZMQ_REQ);
 	if (!c->sock)
 		return zmq_errno_neg();
-	int zero = 0;
-	if (zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero) || zmq_connect(c->sock, c->endpoint)) {
-		int r = zmq_errno_neg();
+	int zero = 0, r = 0;
+	if (zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero) || (r = peer_options(c->sock)) < 0 ||
+	    zmq_connect(c->sock, c->endpoint)) {
+		if (r == 0)
+			r = zmq_errno_neg();
 		zmq_close(c->sock);
 		c->sock = NULL;
 		return r;

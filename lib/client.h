@@ -83,9 +83,10 @@ int mb_producer_new(const struct mb_producer_cfg *cfg, struct mb_producer **ret)
 /*
  * Append count samples: x is count x n_features, y count x n_targets (NULL
  * when n_targets is 0), w count weights (NULL gives weight 1). A message
- * goes out each time batch samples have gathered. Returns 0, or -errno from
- * a send (-EAGAIN: the daemon did not take it within the timeout); samples
- * that were not sent stay queued for the next append or flush.
+ * goes out each time batch samples have gathered. Returns how many samples
+ * were taken (count, or fewer when a send failed part way), or -errno when
+ * none was (-EAGAIN: the daemon did not take a message within the timeout);
+ * samples taken but not sent stay queued for the next append or flush.
  */
 int mb_producer_append(struct mb_producer *p, const float *x, const float *y, const float *w,
 		       uint32_t count);
@@ -93,8 +94,9 @@ int mb_producer_append(struct mb_producer *p, const float *x, const float *y, co
 /*
  * Append one CSV or libsvm line (len bytes, with or without its '\n'); lines
  * go out batch at a time, or sooner when a message would pass
- * MB_CLIENT_TEXT_MSG_BYTES. -E2BIG for a line over MB_MAX_LINE_BYTES,
- * -errno from a send as above.
+ * MB_CLIENT_TEXT_MSG_BYTES. Returns 1 when the line was taken (a send that
+ * fails keeps the lines gathered for the next flush, which reports it),
+ * -E2BIG for a line over MB_MAX_LINE_BYTES, -errno from an earlier send.
  */
 int mb_producer_send_line(struct mb_producer *p, const char *line, size_t len);
 

@@ -42,7 +42,11 @@ struct mb_model_cfg {
 
 struct mb_model;
 
-/* Create a model with seeded initialisation (He for relu, Xavier otherwise). -EINVAL on a bad cfg. */
+/*
+ * Create a model with seeded initialisation (He for relu, Xavier otherwise).
+ * -EINVAL on a bad cfg, -E2BIG when its parameters would not fit a
+ * snapshot, -ENOMEM; *ret untouched on failure.
+ */
 int mb_model_new(const struct mb_model_cfg *cfg, struct mb_model **ret);
 
 /*

@@ -15,3 +15,6 @@ include tests/checkpoint.mk
 include tests/ops.mk
 include tests/python.mk
 include tests/install.mk
+include tests/torture.mk
+include tests/guard.mk
+include tests/peers.mk
