@@ -1,4 +1,6 @@
 # One CUnit program per module; tests/test.h holds the shared helpers.
+# A program tests/test_foo is built from tests/test_foo.c (automake's
+# default source) unless its fragment names more sources.
 MB_TEST_CPPFLAGS = $(AM_CPPFLAGS) $(CUNIT_CFLAGS) -I$(top_srcdir)/tests
 MB_TEST_LIBS = lib/libminibatch.la $(CUNIT_LIBS) $(BLAS_LIBS) $(ZLIB_LIBS) -lm
 noinst_HEADERS += tests/test.h

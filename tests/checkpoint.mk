@@ -3,19 +3,16 @@
 # and the real daemon killed and restarted.
 check_PROGRAMS += tests/test_checkpoint_store
 TESTS += tests/test_checkpoint_store
-tests_test_checkpoint_store_SOURCES = tests/test_checkpoint_store.c
 tests_test_checkpoint_store_CPPFLAGS = $(MB_TEST_CPPFLAGS) -I$(top_srcdir)/daemon
 tests_test_checkpoint_store_LDADD = daemon/libminibatchd.la $(MB_TEST_LIBS)
 
 check_PROGRAMS += tests/test_checkpoint_state
 TESTS += tests/test_checkpoint_state
-tests_test_checkpoint_state_SOURCES = tests/test_checkpoint_state.c
 tests_test_checkpoint_state_CPPFLAGS = $(MB_TEST_CPPFLAGS) -I$(top_srcdir)/daemon
 tests_test_checkpoint_state_LDADD = daemon/libminibatchd.la $(MB_TEST_LIBS)
 
 check_PROGRAMS += tests/test_source_file_resume
 TESTS += tests/test_source_file_resume
-tests_test_source_file_resume_SOURCES = tests/test_source_file_resume.c
 tests_test_source_file_resume_CPPFLAGS = $(MB_TEST_CPPFLAGS) -I$(top_srcdir)/daemon $(URING_CFLAGS)
 tests_test_source_file_resume_LDADD = daemon/libminibatchd.la $(MB_TEST_LIBS) $(URING_LIBS)
 

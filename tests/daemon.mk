@@ -49,12 +49,10 @@ tests_test_daemon_lifecycle_LDADD = $(MB_DAEMON_TEST_LIBS)
 
 check_PROGRAMS += tests/test_daemon_config
 TESTS += tests/test_daemon_config
-tests_test_daemon_config_SOURCES = tests/test_daemon_config.c
 tests_test_daemon_config_CPPFLAGS = $(MB_TEST_CPPFLAGS) -I$(top_srcdir)/daemon
 tests_test_daemon_config_LDADD = daemon/libminibatchd.la $(MB_TEST_LIBS)
 
 check_PROGRAMS += tests/test_daemon_handover
 TESTS += tests/test_daemon_handover
-tests_test_daemon_handover_SOURCES = tests/test_daemon_handover.c
 tests_test_daemon_handover_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_daemon_handover_LDADD = daemon/libminibatchd.la $(MB_TEST_LIBS)

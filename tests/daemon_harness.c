@@ -4,16 +4,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include "daemon_harness.h"
+#include "test.h"
 #include "model.h"
 #include "sample.h"
 
@@ -42,20 +47,24 @@ int64_t harness_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void remove_dir(const char *dir)
+/* Remove dir with everything in it, subdirectories included. */
+void harness_remove_tree(const char *dir)
 {
 	DIR *d = opendir(dir);
-	if (!d)
-		return;
 	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+	char p[600];
+	while (d && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		char p[600];
 		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-		unlink(p);
+		struct stat sb;
+		if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
+			harness_remove_tree(p);
+		else
+			unlink(p);
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
 	rmdir(dir);
 }
 
@@ -85,7 +94,7 @@ static void kill_all(void)
 			kill(l->pid, SIGKILL);
 			waitpid(l->pid, NULL, 0);
 		}
-		remove_dir(l->dir);
+		harness_remove_tree(l->dir);
 		l->used = false;
 	}
 }
@@ -280,7 +289,7 @@ int harness_stop(struct harness *h, int timeout_ms)
 		zmq_ctx_term(h->zctx);
 		h->zctx = NULL;
 	}
-	remove_dir(h->dir);
+	harness_remove_tree(h->dir);
 	forget(h);
 	return status;
 }
@@ -333,6 +342,35 @@ size_t harness_encode_u8(const struct mb_dataset *ds, uint32_t first, uint32_t c
 	};
 	long n = mb_sample_bin_encode(buf, cap, &b);
 	return n > 0 ? (size_t)n : 0;
+}
+
+/* A socket connected to one of the daemon's. */
+void *harness_connect(struct harness *h, int type, const char *name)
+{
+	char ep[512];
+	harness_endpoint(h, name, ep, sizeof ep);
+	void *s = zmq_socket(h->zctx, type);
+	if (s && zmq_connect(s, ep) != 0) {
+		zmq_close(s);
+		s = NULL;
+	}
+	return s;
+}
+
+/* The training and test sets most integration tests learn and score on. */
+int harness_load_fashion(struct mb_dataset **ret_train, struct mb_dataset **ret_test)
+{
+	const char *dir = mb_test_fashion_dir();
+	struct mb_dataset *train = NULL, *test = NULL;
+	if (mb_dataset_load_fashion(dir, "train", &train, NULL) < 0 ||
+	    mb_dataset_load_fashion(dir, "t10k", &test, NULL) < 0) {
+		fprintf(stderr, "cannot load Fashion-MNIST from %s\n", dir);
+		mb_dataset_free(train);
+		return -1;
+	}
+	*ret_train = train;
+	*ret_test = test;
+	return 0;
 }
 
 /* A SUB socket on the daemon's snapshots. */
@@ -420,4 +458,61 @@ double harness_score(const uint8_t *body, size_t len, const struct mb_dataset *d
 	}
 	mb_model_free(m);
 	return (double)right / ds->count;
+}
+
+/* A datagram socket bound at dir/notify, as systemd's notify socket is. */
+int harness_notify_socket(const char *dir, char *path, size_t cap)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	if ((size_t)snprintf(a.sun_path, sizeof a.sun_path, "%s/notify", dir) >= sizeof a.sun_path ||
+	    (size_t)snprintf(path, cap, "%s", a.sun_path) >= cap)
+		return -1;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Datagrams from the daemon to the notify socket, concatenated with '|' separators, for ms. */
+void harness_collect_notify(int fd, int ms, char *buf, size_t cap)
+{
+	int64_t deadline = harness_now_ms() + ms;
+	size_t len = strlen(buf);
+	for (int64_t left; (left = deadline - harness_now_ms()) > 0;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, (int)left) != 1)
+			break;
+		char d[512];
+		ssize_t n = recv(fd, d, sizeof d - 1, 0);
+		if (n <= 0)
+			continue;
+		d[n] = '\0';
+		len += (size_t)snprintf(buf + len, cap - len, "%s|", d);
+		if (len >= cap - 1)
+			break;
+	}
+}
+
+/* Read from the names only: a store would remove the temporary file the daemon may be writing. */
+int64_t harness_newest_ckpt(const char *dir, unsigned *ret_temps)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int64_t newest = -1;
+	unsigned temps = 0;
+	while (d && (e = readdir(d))) {
+		unsigned long long v;
+		char tail[8];
+		if (sscanf(e->d_name, "ckpt-%20llu%7s", &v, tail) == 2 && strcmp(tail, ".mbck") == 0 &&
+		    (int64_t)v > newest)
+			newest = (int64_t)v;
+		temps += strncmp(e->d_name, ".ckpt-", 6) == 0;
+	}
+	if (d)
+		closedir(d);
+	if (ret_temps)
+		*ret_temps = temps;
+	return newest;
 }

@@ -93,6 +93,18 @@ bool harness_wait_trained(struct harness *h, uint64_t samples, int timeout_ms);
  */
 size_t harness_encode_u8(const struct mb_dataset *ds, uint32_t first, uint32_t count, void *buf, size_t cap);
 
+/*
+ * A socket of type (ZMQ_PUSH, ZMQ_XPUB, ...) connected to the daemon's
+ * socket name ("ingest"), or NULL when it cannot be made or connected.
+ */
+void *harness_connect(struct harness *h, int type, const char *name);
+
+/*
+ * Load Fashion-MNIST train and t10k from mb_test_fashion_dir(). 0, or -1
+ * after a message (the test program then fails).
+ */
+int harness_load_fashion(struct mb_dataset **ret_train, struct mb_dataset **ret_test);
+
 /* A SUB socket connected to the daemon's snapshots, subscribed to topic. */
 void *harness_subscribe(struct harness *h, const char *topic);
 
@@ -114,6 +126,28 @@ int harness_recv_snapshot_after(void *sub, uint64_t samples, int timeout_ms, uin
  * classified right, or -1 when the snapshot is invalid.
  */
 double harness_score(const uint8_t *body, size_t len, const struct mb_dataset *ds);
+
+/* Remove dir with everything in it, subdirectories included. */
+void harness_remove_tree(const char *dir);
+
+/*
+ * A datagram socket bound at dir/notify for the daemon's sd_notify
+ * messages (set NOTIFY_SOCKET to path). Its fd, or -1.
+ */
+int harness_notify_socket(const char *dir, char *path, size_t cap);
+
+/*
+ * Append the notify datagrams arriving on fd within ms to buf (cap bytes,
+ * NUL-terminated), each followed by '|'.
+ */
+void harness_collect_notify(int fd, int ms, char *buf, size_t cap);
+
+/*
+ * The newest checkpoint version in dir among complete files (ckpt-N.mbck,
+ * renamed into place), -1 when none; *ret_temps (if not NULL) counts the
+ * temporary ones still being written.
+ */
+int64_t harness_newest_ckpt(const char *dir, unsigned *ret_temps);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t harness_now_ms(void);

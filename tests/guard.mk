@@ -1,7 +1,6 @@
 # tests: the divergence guard, and bad input end to end
 check_PROGRAMS += tests/test_divergence
 TESTS += tests/test_divergence
-tests_test_divergence_SOURCES = tests/test_divergence.c
 tests_test_divergence_CPPFLAGS = $(MB_TEST_CPPFLAGS) -I$(top_srcdir)/daemon
 tests_test_divergence_LDADD = daemon/libminibatchd.la $(MB_TEST_LIBS)
 

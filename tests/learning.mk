@@ -8,18 +8,14 @@ MB_LEARNING_TESTS = \
 check_PROGRAMS += $(MB_LEARNING_TESTS)
 TESTS += $(MB_LEARNING_TESTS)
 
-tests_test_model_SOURCES = tests/test_model.c
 tests_test_model_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_model_LDADD = $(MB_TEST_LIBS)
 
-tests_test_optim_SOURCES = tests/test_optim.c
 tests_test_optim_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_optim_LDADD = $(MB_TEST_LIBS)
 
-tests_test_learner_SOURCES = tests/test_learner.c
 tests_test_learner_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_learner_LDADD = $(MB_TEST_LIBS)
 
-tests_test_fashion_SOURCES = tests/test_fashion.c
 tests_test_fashion_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_fashion_LDADD = $(MB_TEST_LIBS)

@@ -4,19 +4,16 @@ MB_OPS_UNIT_LIBS = daemon/libminibatchd.la $(MB_TEST_LIBS)
 
 check_PROGRAMS += tests/test_metrics
 TESTS += tests/test_metrics
-tests_test_metrics_SOURCES = tests/test_metrics.c
 tests_test_metrics_CPPFLAGS = $(MB_OPS_UNIT_CPPFLAGS)
 tests_test_metrics_LDADD = $(MB_OPS_UNIT_LIBS)
 
 check_PROGRAMS += tests/test_config_file
 TESTS += tests/test_config_file
-tests_test_config_file_SOURCES = tests/test_config_file.c
 tests_test_config_file_CPPFLAGS = $(MB_OPS_UNIT_CPPFLAGS)
 tests_test_config_file_LDADD = $(MB_OPS_UNIT_LIBS)
 
 check_PROGRAMS += tests/test_reload_diff
 TESTS += tests/test_reload_diff
-tests_test_reload_diff_SOURCES = tests/test_reload_diff.c
 tests_test_reload_diff_CPPFLAGS = $(MB_OPS_UNIT_CPPFLAGS)
 tests_test_reload_diff_LDADD = $(MB_OPS_UNIT_LIBS)
 

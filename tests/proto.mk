@@ -3,7 +3,6 @@
 # library, and checked against the second implementation that made them.
 check_PROGRAMS += tests/test_proto_examples
 TESTS += tests/test_proto_examples
-tests_test_proto_examples_SOURCES = tests/test_proto_examples.c
 tests_test_proto_examples_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_proto_examples_LDADD = $(MB_TEST_LIBS)
 

@@ -2,7 +2,6 @@
 # library through tests/pyref, which prints the library's encodings and
 # predictions, and against the real daemon.
 check_PROGRAMS += tests/pyref
-tests_pyref_SOURCES = tests/pyref.c
 tests_pyref_LDADD = lib/libminibatch.la $(BLAS_LIBS) $(ZLIB_LIBS) -lm
 
 # A .py test runs under python3 without writing bytecode into the sources;

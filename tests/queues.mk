@@ -12,35 +12,27 @@ MB_QUEUE_TESTS = \
 check_PROGRAMS += $(MB_QUEUE_TESTS)
 TESTS += $(MB_QUEUE_TESTS)
 
-tests_test_rng_SOURCES = tests/test_rng.c
 tests_test_rng_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_rng_LDADD = $(MB_TEST_LIBS)
 
-tests_test_ring_SOURCES = tests/test_ring.c
 tests_test_ring_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_ring_LDADD = $(MB_TEST_LIBS)
 
-tests_test_ring_stress_SOURCES = tests/test_ring_stress.c
 tests_test_ring_stress_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_ring_stress_LDADD = $(MB_TEST_LIBS) -lpthread
 
-tests_test_doorbell_SOURCES = tests/test_doorbell.c
 tests_test_doorbell_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_doorbell_LDADD = $(MB_TEST_LIBS) -lpthread
 
-tests_test_feed_SOURCES = tests/test_feed.c
 tests_test_feed_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_feed_LDADD = $(MB_TEST_LIBS) -lpthread
 
-tests_test_batch_SOURCES = tests/test_batch.c
 tests_test_batch_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_batch_LDADD = $(MB_TEST_LIBS)
 
-tests_test_shuffle_SOURCES = tests/test_shuffle.c
 tests_test_shuffle_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_shuffle_LDADD = $(MB_TEST_LIBS)
 
-tests_test_eval_SOURCES = tests/test_eval.c
 tests_test_eval_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_eval_LDADD = $(MB_TEST_LIBS)
 

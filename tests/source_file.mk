@@ -3,7 +3,6 @@
 # daemon's convenience library: no daemon process needed.
 check_PROGRAMS += tests/test_source_file
 TESTS += tests/test_source_file
-tests_test_source_file_SOURCES = tests/test_source_file.c
 tests_test_source_file_CPPFLAGS = $(MB_TEST_CPPFLAGS) -I$(top_srcdir)/daemon $(URING_CFLAGS)
 tests_test_source_file_LDADD = daemon/libminibatchd.la $(MB_TEST_LIBS) $(URING_LIBS)
 

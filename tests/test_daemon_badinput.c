@@ -222,8 +222,8 @@ static void badinput_counts_and_bit_identical_model(void)
 	void *sub = harness_subscribe(&h, "softmax");
 	char ep[512];
 	harness_endpoint(&h, "ingest", ep, sizeof ep);
-	void *push = zmq_socket(h.zctx, ZMQ_PUSH);
-	CU_ASSERT_FATAL(zmq_connect(push, ep) == 0);
+	void *push = harness_connect(&h, ZMQ_PUSH, "ingest");
+	CU_ASSERT_FATAL(push != NULL);
 
 	/* The oversized messages' own socket, and its monitor. */
 	void *huge = zmq_socket(h.zctx, ZMQ_PUSH);

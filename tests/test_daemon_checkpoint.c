@@ -11,7 +11,6 @@
  * shape stops the daemon. MB_TEST_SEED=N repeats the kill moments of a
  * run (each run prints its seed).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -37,38 +36,17 @@ static char base[64]; /* this program's temporary directory */
 
 /* ---- Files ---- */
 
-/* Remove dir and everything in it, subdirectories included. */
-static void remove_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[512];
-	while (d && (e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-		struct stat sb;
-		if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-			remove_tree(p);
-		else
-			unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
-
 static void cleanup(void)
 {
 	if (base[0])
-		remove_tree(base);
+		harness_remove_tree(base);
 }
 
 /* A new empty directory base/name; its path in buf. */
 static void subdir(const char *name, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s/%s", base, name);
-	remove_tree(buf);
+	harness_remove_tree(buf);
 	CU_ASSERT_FATAL(mkdir(buf, 0700) == 0);
 }
 
@@ -97,18 +75,8 @@ static bool newest_ckpt(const char *dir, struct mb_ckpt_file *f, struct mb_ckpt_
  */
 static uint64_t newest_version(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	uint64_t newest = 0;
-	while (d && (e = readdir(d))) {
-		unsigned long long v;
-		char tail[8];
-		if (sscanf(e->d_name, "ckpt-%20llu%7s", &v, tail) == 2 && strcmp(tail, ".mbck") == 0 && v > newest)
-			newest = v;
-	}
-	if (d)
-		closedir(d);
-	return newest;
+	int64_t v = harness_newest_ckpt(dir, NULL);
+	return v < 0 ? 0 : (uint64_t)v;
 }
 
 /* The newest checkpoint's MODEL section (a snapshot body) with its timestamp zeroed, malloc'd. */
@@ -315,9 +283,9 @@ static void test_exactly_once(void)
 		dump(log);
 	free(a);
 	free(b);
-	remove_tree(cka);
-	remove_tree(ckb);
-	remove_tree(run);
+	harness_remove_tree(cka);
+	harness_remove_tree(ckb);
+	harness_remove_tree(run);
 }
 
 /* ---- With the harness: a zmq source, control requests ---- */
@@ -325,10 +293,8 @@ static void test_exactly_once(void)
 /* Push messages of PER_MSG training samples, starting at sample first. */
 static void push_samples(struct harness *h, uint32_t first, uint32_t messages)
 {
-	char ep[512];
-	harness_endpoint(h, "ingest", ep, sizeof ep);
-	void *push = zmq_socket(h->zctx, ZMQ_PUSH);
-	CU_ASSERT_FATAL(zmq_connect(push, ep) == 0);
+	void *push = harness_connect(h, ZMQ_PUSH, "ingest");
+	CU_ASSERT_FATAL(push != NULL);
 	size_t cap = mb_sample_bin_size(PER_MSG, train->n_features, 1, MB_ELEM_U8, false);
 	uint8_t *msg = malloc(cap);
 	CU_ASSERT_FATAL(msg != NULL);
@@ -397,7 +363,7 @@ static void test_sigterm_drains(void)
 	CU_ASSERT_EQUAL(in->pos_len, 0); /* a stream has no position */
 	mb_ckpt_file_release(&f);
 	CU_ASSERT(harness_stop(&h, 1000) == 0);
-	remove_tree(ck);
+	harness_remove_tree(ck);
 }
 
 /* The "path" of a JSON reply into buf. */
@@ -503,7 +469,7 @@ static void test_save_reset_restart(void)
 	CU_ASSERT(harness_log_contains(&h, "its model is softmax 784-10 (softmax), the configuration makes mlp "
 					   "784-128-10 (relu, softmax)"));
 	harness_stop(&h, 1000);
-	remove_tree(ck);
+	harness_remove_tree(ck);
 }
 
 /* Without a checkpoint directory: save says so, reset still works. */

@@ -124,10 +124,8 @@ static void control_pause_holds_ingest(void)
 	CU_ASSERT_FATAL(harness_control(&h, "status", reply, sizeof reply) == 0);
 	CU_ASSERT(strstr(reply, "\"state\":\"paused\"") != NULL);
 
-	char ep[512];
-	harness_endpoint(&h, "ingest", ep, sizeof ep);
-	void *push = zmq_socket(h.zctx, ZMQ_PUSH);
-	CU_ASSERT_FATAL(zmq_connect(push, ep) == 0);
+	void *push = harness_connect(&h, ZMQ_PUSH, "ingest");
+	CU_ASSERT_FATAL(push != NULL);
 	const char csv[] = "1,0.5,0.25\n2,0.125,1\n";
 	CU_ASSERT_FATAL(zmq_send(push, csv, sizeof csv - 1, 0) == (int)(sizeof csv - 1));
 	usleep(300000);

@@ -84,10 +84,8 @@ static void poison_rolled_back_and_recovers(void)
 	const char *opts[] = {"batch.size=100", "optimizer.lr=0.05", "publish.every_batches=0", NULL};
 	CU_ASSERT_FATAL(harness_start(&h, opts) == 0);
 	void *sub = harness_subscribe(&h, "softmax");
-	char ep[512];
-	harness_endpoint(&h, "ingest", ep, sizeof ep);
-	void *push = zmq_socket(h.zctx, ZMQ_PUSH);
-	CU_ASSERT_FATAL(zmq_connect(push, ep) == 0);
+	void *push = harness_connect(&h, ZMQ_PUSH, "ingest");
+	CU_ASSERT_FATAL(push != NULL);
 	size_t cap = mb_sample_bin_size(PER_MSG, train->n_features, 1, MB_ELEM_U8, false);
 	uint8_t *buf = malloc(cap);
 	CU_ASSERT_FATAL(buf != NULL);
@@ -140,10 +138,8 @@ static void disabled_guard_does_nothing(void)
 	struct harness h;
 	const char *opts[] = {"batch.size=100", "guard.enabled=false", NULL};
 	CU_ASSERT_FATAL(harness_start(&h, opts) == 0);
-	char ep[512];
-	harness_endpoint(&h, "ingest", ep, sizeof ep);
-	void *push = zmq_socket(h.zctx, ZMQ_PUSH);
-	CU_ASSERT_FATAL(zmq_connect(push, ep) == 0);
+	void *push = harness_connect(&h, ZMQ_PUSH, "ingest");
+	CU_ASSERT_FATAL(push != NULL);
 	size_t cap = mb_sample_bin_size(PER_MSG, train->n_features, 1, MB_ELEM_U8, false);
 	uint8_t *buf = malloc(cap);
 	CU_ASSERT_FATAL(buf != NULL);
@@ -163,12 +159,8 @@ static void disabled_guard_does_nothing(void)
 
 int main(void)
 {
-	const char *dir = mb_test_fashion_dir();
-	if (mb_dataset_load_fashion(dir, "train", &train, NULL) < 0 ||
-	    mb_dataset_load_fashion(dir, "t10k", &test, NULL) < 0) {
-		fprintf(stderr, "cannot load Fashion-MNIST from %s\n", dir);
+	if (harness_load_fashion(&train, &test) < 0)
 		return 1;
-	}
 	MB_SUITE("daemon_divergence", {"divergence/poison_rolled_back", poison_rolled_back_and_recovers},
 		 {"divergence/disabled", disabled_guard_does_nothing});
 	int r = mb_test_run();

@@ -10,12 +10,9 @@
  * READY=1, STATUS= lines, watchdog pings and STOPPING=1.
  */
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -37,10 +34,8 @@ static void sigterm_drains_queue(void)
 	CU_ASSERT_FATAL(harness_start(&h, opts) == 0);
 	void *sub = harness_subscribe(&h, "mlp");
 
-	char ep[512];
-	harness_endpoint(&h, "ingest", ep, sizeof ep);
-	void *push = zmq_socket(h.zctx, ZMQ_PUSH);
-	CU_ASSERT_FATAL(zmq_connect(push, ep) == 0);
+	void *push = harness_connect(&h, ZMQ_PUSH, "ingest");
+	CU_ASSERT_FATAL(push != NULL);
 	size_t cap = mb_sample_bin_size(PER_MSG, train->n_features, 1, MB_ELEM_U8, false);
 	uint8_t *msg = malloc(cap);
 	CU_ASSERT_FATAL(msg != NULL);
@@ -226,37 +221,16 @@ static void file_sources_end_when_idle(void)
 	CU_ASSERT(harness_stop(&h, 1000) == 0);
 }
 
-/* Datagrams from the daemon to the notify socket, concatenated with '|' separators, for ms. */
-static void collect_notify(int fd, int ms, char *buf, size_t cap)
-{
-	int64_t deadline = harness_now_ms() + ms;
-	size_t len = strlen(buf);
-	for (int64_t left; (left = deadline - harness_now_ms()) > 0;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (poll(&p, 1, (int)left) != 1)
-			break;
-		char d[512];
-		ssize_t n = recv(fd, d, sizeof d - 1, 0);
-		if (n <= 0)
-			continue;
-		d[n] = '\0';
-		len += (size_t)snprintf(buf + len, cap - len, "%s|", d);
-		if (len >= cap - 1)
-			break;
-	}
-}
-
 static void systemd_notifications(void)
 {
 	char dir[] = "/tmp/mbd-notify.XXXXXX";
 	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	snprintf(a.sun_path, sizeof a.sun_path, "%s/notify", dir);
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	CU_ASSERT_FATAL(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+	char notify[108];
+	int fd = harness_notify_socket(dir, notify, sizeof notify);
+	CU_ASSERT_FATAL(fd >= 0);
 
 	/* The daemon inherits these: notifications to our socket, a watchdog of 200 ms. */
-	setenv("NOTIFY_SOCKET", a.sun_path, 1);
+	setenv("NOTIFY_SOCKET", notify, 1);
 	setenv("WATCHDOG_USEC", "200000", 1);
 	struct harness h;
 	int started = harness_start(&h, NULL);
@@ -266,7 +240,7 @@ static void systemd_notifications(void)
 
 	static char got[16384];
 	got[0] = '\0';
-	collect_notify(fd, 1500, got, sizeof got);
+	harness_collect_notify(fd, 1500, got, sizeof got);
 	char *ready = strstr(got, "READY=1|"), *status = strstr(got, "STATUS=");
 	CU_ASSERT(ready != NULL);
 	CU_ASSERT(status != NULL && ready != NULL && ready < status);
@@ -280,11 +254,11 @@ static void systemd_notifications(void)
 
 	CU_ASSERT(kill(h.pid, SIGTERM) == 0);
 	got[0] = '\0';
-	collect_notify(fd, 1000, got, sizeof got);
+	harness_collect_notify(fd, 1000, got, sizeof got);
 	CU_ASSERT(strstr(got, "STOPPING=1|") != NULL);
 	CU_ASSERT(harness_stop(&h, 10000) == 0);
 	close(fd);
-	unlink(a.sun_path);
+	unlink(notify);
 	rmdir(dir);
 }
 

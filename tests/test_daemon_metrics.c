@@ -114,10 +114,8 @@ static void scrape_counts_match(void)
 	unsigned port = metrics_port(&h);
 	CU_ASSERT_FATAL(port > 0);
 
-	char ep[512];
-	harness_endpoint(&h, "ingest", ep, sizeof ep);
-	void *push = zmq_socket(h.zctx, ZMQ_PUSH);
-	CU_ASSERT_FATAL(zmq_connect(push, ep) == 0);
+	void *push = harness_connect(&h, ZMQ_PUSH, "ingest");
+	CU_ASSERT_FATAL(push != NULL);
 	size_t cap = mb_sample_bin_size(PER_MSG, data->n_features, 1, MB_ELEM_U8, false);
 	uint8_t *good = malloc(cap), *bad = malloc(cap);
 	CU_ASSERT_FATAL(good && bad);

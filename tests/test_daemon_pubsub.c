@@ -52,10 +52,8 @@ static void sub_learns_fashion_on_topic(void)
 	 * daemon's "fashion" subscription has arrived nothing sent is lost to
 	 * a connection still being set up.
 	 */
-	char ep[512];
-	harness_endpoint(&h, "ingest", ep, sizeof ep);
-	void *pub = zmq_socket(h.zctx, ZMQ_XPUB);
-	CU_ASSERT_FATAL(zmq_connect(pub, ep) == 0);
+	void *pub = harness_connect(&h, ZMQ_XPUB, "ingest");
+	CU_ASSERT_FATAL(pub != NULL);
 	zmq_pollitem_t it = {.socket = pub, .events = ZMQ_POLLIN};
 	CU_ASSERT_FATAL(zmq_poll(&it, 1, 10000) == 1);
 	char subscription[64];
@@ -107,12 +105,8 @@ static void sub_learns_fashion_on_topic(void)
 
 int main(void)
 {
-	const char *dir = mb_test_fashion_dir();
-	if (mb_dataset_load_fashion(dir, "train", &train, NULL) < 0 ||
-	    mb_dataset_load_fashion(dir, "t10k", &test, NULL) < 0) {
-		fprintf(stderr, "cannot load Fashion-MNIST from %s\n", dir);
+	if (harness_load_fashion(&train, &test) < 0)
 		return 1;
-	}
 	MB_SUITE("daemon_pubsub", {"pubsub/learns_fashion_on_topic", sub_learns_fashion_on_topic});
 	int r = mb_test_run();
 	mb_dataset_free(train);

@@ -30,10 +30,8 @@ static void push_learns_fashion(void)
 	CU_ASSERT_FATAL(harness_start(&h, opts) == 0);
 	void *sub = harness_subscribe(&h, "softmax");
 
-	char ep[512];
-	harness_endpoint(&h, "ingest", ep, sizeof ep);
-	void *push = zmq_socket(h.zctx, ZMQ_PUSH);
-	CU_ASSERT_FATAL(zmq_connect(push, ep) == 0);
+	void *push = harness_connect(&h, ZMQ_PUSH, "ingest");
+	CU_ASSERT_FATAL(push != NULL);
 	size_t cap = mb_sample_bin_size(PER_MSG, train->n_features, 1, MB_ELEM_U8, false);
 	uint8_t *msg = malloc(cap);
 	CU_ASSERT_FATAL(msg != NULL);
@@ -70,12 +68,8 @@ static void push_learns_fashion(void)
 
 int main(void)
 {
-	const char *dir = mb_test_fashion_dir();
-	if (mb_dataset_load_fashion(dir, "train", &train, NULL) < 0 ||
-	    mb_dataset_load_fashion(dir, "t10k", &test, NULL) < 0) {
-		fprintf(stderr, "cannot load Fashion-MNIST from %s\n", dir);
+	if (harness_load_fashion(&train, &test) < 0)
 		return 1;
-	}
 	MB_SUITE("daemon_push", {"push/learns_fashion", push_learns_fashion});
 	int r = mb_test_run();
 	mb_dataset_free(train);

@@ -56,10 +56,8 @@ static void reject_counts_by_reason(void)
 {
 	struct harness h;
 	CU_ASSERT_FATAL(harness_start(&h, NULL) == 0);
-	char ep[512];
-	harness_endpoint(&h, "ingest", ep, sizeof ep);
-	struct sender s = {.push = zmq_socket(h.zctx, ZMQ_PUSH)};
-	CU_ASSERT_FATAL(zmq_connect(s.push, ep) == 0);
+	struct sender s = {.push = harness_connect(&h, ZMQ_PUSH, "ingest")};
+	CU_ASSERT_FATAL(s.push != NULL);
 	size_t cap = mb_sample_bin_size(PER_MSG, train->n_features, 1, MB_ELEM_U8, false) + 16;
 	uint8_t *good = malloc(cap), *bad = malloc(cap);
 	CU_ASSERT_FATAL(good && bad);
@@ -178,10 +176,8 @@ static void reject_log_is_rate_limited(void)
 {
 	struct harness h;
 	CU_ASSERT_FATAL(harness_start(&h, NULL) == 0);
-	char ep[512];
-	harness_endpoint(&h, "ingest", ep, sizeof ep);
-	void *push = zmq_socket(h.zctx, ZMQ_PUSH);
-	CU_ASSERT_FATAL(zmq_connect(push, ep) == 0);
+	void *push = harness_connect(&h, ZMQ_PUSH, "ingest");
+	CU_ASSERT_FATAL(push != NULL);
 	enum { BAD = 200 };
 	for (int i = 0; i < BAD; i++)
 		CU_ASSERT_FATAL(zmq_send(push, "MBSM", 4, 0) == 4);
@@ -205,10 +201,8 @@ static void reject_text_formats(void)
 	struct harness h;
 	const char *opts[] = {"model.inputs=4", "model.outputs=3", NULL};
 	CU_ASSERT_FATAL(harness_start(&h, opts) == 0);
-	char ep[512];
-	harness_endpoint(&h, "ingest", ep, sizeof ep);
-	void *push = zmq_socket(h.zctx, ZMQ_PUSH);
-	CU_ASSERT_FATAL(zmq_connect(push, ep) == 0);
+	void *push = harness_connect(&h, ZMQ_PUSH, "ingest");
+	CU_ASSERT_FATAL(push != NULL);
 	/* libsvm: 3 good lines, then an index past the 4 features and indices out of order. */
 	const char svm[] = "1 1:0.5 3:1\n# a comment\n0 2:0.25\n2 4:1\n1 5:1\n1 3:1 2:1\n";
 	/* CSV: 2 good lines, then one with a class the model does not have and one short line. */

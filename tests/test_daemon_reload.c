@@ -12,12 +12,9 @@
  */
 #include <fcntl.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -64,10 +61,8 @@ static double status_lr(struct harness *h)
 /* Feed one message of rows [first, first + PER_MSG) and wait until the daemon has learned total rows. */
 static void feed(struct harness *h, uint32_t first, uint64_t total)
 {
-	char ep[512];
-	harness_endpoint(h, "ingest", ep, sizeof ep);
-	void *push = zmq_socket(h->zctx, ZMQ_PUSH);
-	CU_ASSERT_FATAL(zmq_connect(push, ep) == 0);
+	void *push = harness_connect(h, ZMQ_PUSH, "ingest");
+	CU_ASSERT_FATAL(push != NULL);
 	size_t cap = mb_sample_bin_size(PER_MSG, data->n_features, 1, MB_ELEM_U8, false);
 	uint8_t *msg = malloc(cap);
 	CU_ASSERT_FATAL(msg != NULL);
@@ -173,51 +168,30 @@ static void shape_change_refused(void)
 	CU_ASSERT(harness_stop(&h, 10000) == 0);
 }
 
-/* Datagrams from the daemon to the notify socket, concatenated with '|' separators, for ms. */
-static void collect_notify(int fd, int ms, char *buf, size_t cap)
-{
-	int64_t deadline = harness_now_ms() + ms;
-	size_t len = strlen(buf);
-	for (int64_t left; (left = deadline - harness_now_ms()) > 0;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (poll(&p, 1, (int)left) != 1)
-			break;
-		char d[512];
-		ssize_t n = recv(fd, d, sizeof d - 1, 0);
-		if (n <= 0)
-			continue;
-		d[n] = '\0';
-		len += (size_t)snprintf(buf + len, cap - len, "%s|", d);
-		if (len >= cap - 1)
-			break;
-	}
-}
-
 static void sighup_notifies(void)
 {
 	char sockdir[] = "/tmp/mbd-notify.XXXXXX";
 	CU_ASSERT_FATAL(mkdtemp(sockdir) != NULL);
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	snprintf(a.sun_path, sizeof a.sun_path, "%s/notify", sockdir);
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	CU_ASSERT_FATAL(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+	char notify[108];
+	int fd = harness_notify_socket(sockdir, notify, sizeof notify);
+	CU_ASSERT_FATAL(fd >= 0);
 
 	write_conf("[optimizer]\nlr = 0.05\n");
-	setenv("NOTIFY_SOCKET", a.sun_path, 1);
+	setenv("NOTIFY_SOCKET", notify, 1);
 	struct harness h;
 	int started = start(&h);
 	unsetenv("NOTIFY_SOCKET");
 	CU_ASSERT_FATAL(started == 0);
 	static char got[16384];
 	got[0] = '\0';
-	collect_notify(fd, 300, got, sizeof got);
+	harness_collect_notify(fd, 300, got, sizeof got);
 	CU_ASSERT(strstr(got, "READY=1") != NULL);
 
 	write_conf("[optimizer]\nlr = 0.02\n");
 	got[0] = '\0';
 	CU_ASSERT_FATAL(kill(h.pid, SIGHUP) == 0);
 	CU_ASSERT(wait_log(&h, "reload applied: optimizer.lr", 1));
-	collect_notify(fd, 300, got, sizeof got);
+	harness_collect_notify(fd, 300, got, sizeof got);
 	char *reloading = strstr(got, "RELOADING=1"), *ready = reloading ? strstr(reloading, "READY=1") : NULL;
 	CU_ASSERT(reloading != NULL && ready != NULL);
 	CU_ASSERT(fabs(status_lr(&h) - 0.02) < 1e-6);
@@ -227,7 +201,7 @@ static void sighup_notifies(void)
 	got[0] = '\0';
 	CU_ASSERT_FATAL(kill(h.pid, SIGHUP) == 0);
 	CU_ASSERT(wait_log(&h, "reload refused", 1));
-	collect_notify(fd, 300, got, sizeof got);
+	harness_collect_notify(fd, 300, got, sizeof got);
 	reloading = strstr(got, "RELOADING=1");
 	ready = reloading ? strstr(reloading, "READY=1") : NULL;
 	CU_ASSERT(reloading != NULL && ready != NULL);
@@ -236,7 +210,7 @@ static void sighup_notifies(void)
 
 	CU_ASSERT(harness_stop(&h, 10000) == 0);
 	close(fd);
-	unlink(a.sun_path);
+	unlink(notify);
 	rmdir(sockdir);
 }
 

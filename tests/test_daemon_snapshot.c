@@ -44,10 +44,8 @@ static void late_joiner_gets_current_snapshot(void)
 	CU_ASSERT_FATAL(harness_start(&h, opts) == 0);
 	void *early = harness_subscribe(&h, "softmax");
 
-	char ep[512];
-	harness_endpoint(&h, "ingest", ep, sizeof ep);
-	void *push = zmq_socket(h.zctx, ZMQ_PUSH);
-	CU_ASSERT_FATAL(zmq_connect(push, ep) == 0);
+	void *push = harness_connect(&h, ZMQ_PUSH, "ingest");
+	CU_ASSERT_FATAL(push != NULL);
 	size_t cap = mb_sample_bin_size(PER_MSG, train->n_features, 1, MB_ELEM_U8, false);
 	uint8_t *msg = malloc(cap);
 	CU_ASSERT_FATAL(msg != NULL);

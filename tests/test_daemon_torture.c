@@ -48,26 +48,6 @@ static unsigned epochs; /* passes over the data set in a run */
 
 /* ---- Files ---- */
 
-static void remove_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[512];
-	while (d && (e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-		struct stat sb;
-		if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-			remove_tree(p);
-		else
-			unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
-
 static void at_exit(void)
 {
 	if (child > 0) {
@@ -75,14 +55,14 @@ static void at_exit(void)
 		waitpid(child, NULL, 0);
 	}
 	if (base[0])
-		remove_tree(base);
+		harness_remove_tree(base);
 }
 
 /* A fresh empty directory base/name into buf. */
 static void subdir(const char *name, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s/%s", base, name);
-	remove_tree(buf);
+	harness_remove_tree(buf);
 	CU_ASSERT_FATAL(mkdir(buf, 0700) == 0);
 }
 
@@ -107,28 +87,6 @@ static bool make_csv(void)
 		fputc('\n', f);
 	}
 	return fclose(f) == 0;
-}
-
-/* The newest checkpoint version among complete files (renamed into place), -1 when none. */
-static int64_t newest_file(const char *dir, unsigned *ret_temps)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int64_t newest = -1;
-	unsigned temps = 0;
-	while (d && (e = readdir(d))) {
-		unsigned long long v;
-		char tail[8];
-		if (sscanf(e->d_name, "ckpt-%20llu%7s", &v, tail) == 2 && strcmp(tail, ".mbck") == 0 &&
-		    (int64_t)v > newest)
-			newest = (int64_t)v;
-		temps += strncmp(e->d_name, ".ckpt-", 6) == 0;
-	}
-	if (d)
-		closedir(d);
-	if (ret_temps)
-		*ret_temps = temps;
-	return newest;
 }
 
 /* The whole of a file, malloc'd; NULL when it cannot be read. */
@@ -346,7 +304,7 @@ static void test_kill_restart(void)
 		subdir("ck", ck, sizeof ck);
 		runs++;
 		for (;;) {
-			int64_t newest = newest_file(ck, NULL);
+			int64_t newest = harness_newest_ckpt(ck, NULL);
 			files += check_files(ck);
 			pid = spawn(ck, run, log);
 			starts++;
@@ -391,7 +349,7 @@ static void test_kill_restart(void)
 			if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
 				unsigned temps;
 				kills++;
-				newest_file(ck, &temps);
+				harness_newest_ckpt(ck, &temps);
 				mid_write += temps > 0;
 			} else {
 				/* It finished on its own just before the signal. */
@@ -411,7 +369,7 @@ static void test_kill_restart(void)
 			fprintf(stderr, "torture: run %u (MB_TEST_SEED=%u) ends with another model\n", runs, seed);
 		CU_ASSERT(same);
 		free(model);
-		remove_tree(ck);
+		harness_remove_tree(ck);
 	}
 	int64_t took = harness_now_ms() - t0;
 	fprintf(stderr,
@@ -421,8 +379,8 @@ static void test_kill_restart(void)
 	CU_ASSERT(kills == want_kills);
 	CU_ASSERT(resumed > 0);
 	free(ref_model);
-	remove_tree(ref);
-	remove_tree(run);
+	harness_remove_tree(ref);
+	harness_remove_tree(run);
 }
 
 int main(void)

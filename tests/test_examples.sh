@@ -20,21 +20,9 @@ done
 [ -r "$data/train-images-idx3-ubyte.gz" ] ||
 	{ echo "SKIP: Fashion-MNIST not found in $data (apt-get install dataset-fashion-mnist)"; exit 77; }
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/mb-test-examples.XXXXXX") || exit 1
-pid=
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+. "${top_srcdir:-.}/tests/daemon_harness.sh"
+harness_init examples
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "PASS: $1"; }
 fail() {
 	failed=$((failed + 1))
 	echo "FAIL: $1"
@@ -48,15 +36,7 @@ mkdir "$run"
 	-o source.default.endpoint=ipc://ingest \
 	-o publish.endpoint=ipc://snapshots -o metrics.listen= 2>"$dir/daemon.log" &
 pid=$!
-up=0
-for _ in $(seq 1 50); do
-	if "$ex/control" -e "ipc://$run/control" >/dev/null 2>&1; then
-		up=1
-		break
-	fi
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
+harness_wait_up "$ex/control" -e "ipc://$run/control"
 if [ "$up" -ne 1 ]; then
 	echo "FAIL: minibatchd did not answer on $run/control"
 	cat "$dir/daemon.log"

@@ -289,7 +289,7 @@ static void expect_skip(struct mb_learner *l, const float *X, const float *Y, ui
 	free(saved);
 }
 
-/* A crafted batch whose features overflow the logits, for the fused and the unfused path. */
+/* A crafted batch whose features overflow a hidden unit, for the fused and the unfused path. */
 static void test_guard_crafted(void)
 {
 	enum { IN = 8 };
@@ -309,8 +309,13 @@ static void test_guard_crafted(void)
 			X[i] = uni(-1, 1);
 		CU_ASSERT_EQUAL(mb_learner_step(l, X, Y, NULL, 4, &res), 0);
 		CU_ASSERT_FALSE(res.skipped);
-		for (int i = IN; i < 2 * IN; i++)
-			X[i] = i % 2 ? FLT_MAX : -FLT_MAX;
+		/*
+		 * FLT_MAX with the signs of the first hidden unit's weights: every
+		 * term of its sum is positive, so it overflows in any order.
+		 */
+		const float *w0 = mb_model_params(mb_learner_model(l));
+		for (int i = 0; i < IN; i++)
+			X[IN + i] = w0[i] < 0 ? -FLT_MAX : FLT_MAX;
 		expect_skip(l, X, Y, 4);
 		expect_skip(l, X + IN, Y + 1, 1);
 		/* The learner goes on with good rows. */

@@ -14,21 +14,9 @@ ctl=$builddir/tools/minibatchctl
 [ -x "$daemon" ] || { echo "SKIP: $daemon is not built"; exit 77; }
 [ -x "$ctl" ] || { echo "SKIP: $ctl is not built"; exit 77; }
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/mb-test-ctl.XXXXXX") || exit 1
-pid=
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+. "${top_srcdir:-.}/tests/daemon_harness.sh"
+harness_init ctl
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "PASS: $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL: $1"; [ -f "$dir/err" ] && sed 's/^/  stderr: /' "$dir/err"; }
 
 # run NAME EXPECTED_STATUS CMD...: run minibatchctl against the daemon, output in $dir/out and $dir/err.
@@ -53,15 +41,7 @@ mkdir "$dir/run"
 pid=$!
 
 # Wait for the control socket to answer (the daemon binds its sockets at start).
-up=0
-for _ in $(seq 1 50); do
-	if "$ctl" --runtime-dir "$dir/run" status --timeout 0.2 >/dev/null 2>&1; then
-		up=1
-		break
-	fi
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
+harness_wait_up "$ctl" --runtime-dir "$dir/run" status --timeout 0.2
 if [ "$up" -ne 1 ]; then
 	echo "FAIL: minibatchd did not answer on $dir/run/control"
 	cat "$dir/daemon.log"

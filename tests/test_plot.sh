@@ -18,21 +18,9 @@ daemon=$builddir/daemon/minibatchd
 [ -x "$ctl" ] || { echo "SKIP: $ctl is not built"; exit 77; }
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 is not installed (it checks the SVG)"; exit 77; }
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/mb-test-plot.XXXXXX") || exit 1
-pid=
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+. "${top_srcdir:-.}/tests/daemon_harness.sh"
+harness_init plot
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "PASS: $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL: $1"; [ -s "$dir/err" ] && sed 's/^/  stderr: /' "$dir/err"; }
 
 # svg_check SVG CHECK...: parse SVG as XML and run python CHECKs against it;
@@ -156,14 +144,7 @@ else
 		-o publish.every_batches=2 -o publish.every_ms=0 -o model.outputs=3 \
 		-o metrics.listen= 2>"$dir/daemon.log" &
 	pid=$!
-	up=0
-	for _ in $(seq 1 50); do
-		if "$ctl" --runtime-dir "$dir/run" status --timeout 0.2 >/dev/null 2>&1; then
-			up=1
-			break
-		fi
-		sleep 0.1
-	done
+	harness_wait_up "$ctl" --runtime-dir "$dir/run" status --timeout 0.2
 	if [ "$up" -ne 1 ]; then
 		fail "plot/live: minibatchd did not start"
 		sed 's/^/  daemon: /' "$dir/daemon.log"

@@ -4,7 +4,6 @@
 # TORTURE_KILLS times (bench/torture.sh runs it longer).
 check_PROGRAMS += tests/test_ckpt_powerloss
 TESTS += tests/test_ckpt_powerloss
-tests_test_ckpt_powerloss_SOURCES = tests/test_ckpt_powerloss.c
 tests_test_ckpt_powerloss_CPPFLAGS = $(MB_TEST_CPPFLAGS) -I$(top_srcdir)/daemon
 tests_test_ckpt_powerloss_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc -Wl,--wrap=calloc \
 	-Wl,--wrap=realloc -Wl,--wrap=strdup

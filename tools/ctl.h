@@ -31,6 +31,7 @@ enum ctl_global_opt {
 	CTL_OPT_SNAPSHOTS,
 	CTL_OPT_CONTROL,
 	CTL_OPT_TIMEOUT,
+	CTL_OPT_BAD_GLOBAL,  /* ctl_getopt: a global option's argument was bad */
 	CTL_OPT_FIRST_LOCAL, /* subcommands number their own long options from here */
 };
 
@@ -58,6 +59,13 @@ struct ctl_env {
  * global, -1 (after a message) when its argument is bad.
  */
 int ctl_global_option(struct ctl_env *env, int c, const char *arg);
+
+/*
+ * getopt_long() that takes the global options itself: the next option that
+ * is not global, -1 after the last, or CTL_OPT_BAD_GLOBAL (after a message)
+ * when a global option's argument is bad.
+ */
+int ctl_getopt(struct ctl_env *env, int argc, char **argv, const char *shortopts, const struct option *options);
 
 /* The timeout to wait for the daemon in ms: --timeout, 5 s without it, -1 (forever) for --timeout 0. */
 int ctl_env_timeout(const struct ctl_env *env);

@@ -85,6 +85,20 @@ int ctl_global_option(struct ctl_env *env, int c, const char *arg)
 	}
 }
 
+/* Every subcommand's option loop: the global options never reach its switch. */
+int ctl_getopt(struct ctl_env *env, int argc, char **argv, const char *shortopts, const struct option *options)
+{
+	int c;
+	while ((c = getopt_long(argc, argv, shortopts, options, NULL)) != -1) {
+		int g = ctl_global_option(env, c, optarg);
+		if (g < 0)
+			return CTL_OPT_BAD_GLOBAL;
+		if (g == 0)
+			return c;
+	}
+	return -1;
+}
+
 /* Make the endpoints the options left open from the runtime directory. */
 int ctl_env_resolve(struct ctl_env *env)
 {

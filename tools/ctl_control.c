@@ -157,13 +157,9 @@ int ctl_control(struct ctl_env *env, int argc, char **argv)
 	bool json = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", control_options, NULL)) != -1) {
-		int g = ctl_global_option(env, c, optarg);
-		if (g < 0)
-			return CTL_EXIT_UNREACHABLE;
-		if (g > 0)
-			continue;
+	while ((c = ctl_getopt(env, argc, argv, "", control_options)) != -1) {
 		switch (c) {
+		case CTL_OPT_BAD_GLOBAL: return CTL_EXIT_UNREACHABLE;
 		case OPT_JSON: json = true; break;
 		case OPT_HELP: control_usage(stdout, word); return CTL_EXIT_OK;
 		default: control_usage(stderr, word); return CTL_EXIT_UNREACHABLE;

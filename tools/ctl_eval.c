@@ -129,13 +129,9 @@ int ctl_eval(struct ctl_env *env, int argc, char **argv)
 	uint32_t n_features = 0;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", eval_options, NULL)) != -1) {
-		int g = ctl_global_option(env, c, optarg);
-		if (g < 0)
-			return CTL_EXIT_UNREACHABLE;
-		if (g > 0)
-			continue;
+	while ((c = ctl_getopt(env, argc, argv, "", eval_options)) != -1) {
 		switch (c) {
+		case CTL_OPT_BAD_GLOBAL: return CTL_EXIT_UNREACHABLE;
 		case OPT_LABELS: labels = optarg; break;
 		case OPT_FEATURES:
 			if (ctl_parse_u32("--features", optarg, 1, MB_MAX_FEATURES, &n_features) < 0)

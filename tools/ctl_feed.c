@@ -20,6 +20,8 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "rng.h"
+#include "shuffle.h"
 
 /* Most files one feed takes. */
 #define MAX_FILES 64
@@ -131,25 +133,6 @@ static int append_all(struct mb_producer *p, const float *x, const float *y, uin
 	return 0;
 }
 
-/* splitmix64: a small, good generator for the shuffles. */
-static uint64_t next_random(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-static void shuffle_order(uint32_t *order, uint32_t n, uint64_t *state)
-{
-	for (uint32_t i = n; i > 1; i--) {
-		uint32_t j = (uint32_t)(next_random(state) % i);
-		uint32_t t = order[i - 1];
-		order[i - 1] = order[j];
-		order[j] = t;
-	}
-}
-
 /* Everything one feed of files works with. */
 struct feed_run {
 	const struct ctl_env *env;   /* endpoints */
@@ -193,16 +176,13 @@ static void choose_elem(const struct feed_run *f, struct mb_producer_cfg *cfg)
 }
 
 /* One epoch over every file, in file order, rows shuffled if asked. */
-static int feed_epoch(struct feed_run *f, uint32_t *order, uint64_t *seed)
+static int feed_epoch(struct feed_run *f, uint32_t *order, struct mb_rng *rng)
 {
 	uint32_t nf = f->n_features, nt = f->n_targets, step = f->a->batch;
 	for (int i = 0; i < f->n_files; i++) {
 		const struct mb_dataset *ds = f->data[i].ds;
-		if (f->a->shuffle) {
-			for (uint32_t k = 0; k < ds->count; k++)
-				order[k] = k;
-			shuffle_order(order, ds->count, seed);
-		}
+		if (f->a->shuffle)
+			mb_shuffle_perm(order, ds->count, rng);
 		for (uint32_t off = 0; off < ds->count; off += step) {
 			uint32_t k = ds->count - off < step ? ds->count - off : step;
 			int r = 0;
@@ -271,12 +251,13 @@ static int feed_files(struct feed_run *f, char **files)
 		goto out_free_order;
 	}
 
-	uint64_t seed = a->seed;
+	struct mb_rng rng;
+	mb_rng_seed(&rng, a->seed);
 	uint32_t epoch = 0;
 	f->start = ctl_now();
 	ctl_progress_start(&f->progress, a->loop ? 0 : f->rows * a->epochs, a->progress, a->quiet);
 	for (r = 0; r == 0 && (a->loop || epoch < a->epochs); epoch++)
-		r = feed_epoch(f, order, &seed);
+		r = feed_epoch(f, order, &rng);
 	/* After a failed send, a flush would only wait out the timeout again. */
 	if (r == 0 || r == -EINTR) {
 		int rc = mb_producer_close(f->prod);
@@ -373,13 +354,9 @@ int ctl_feed(struct ctl_env *env, int argc, char **argv)
 	uint32_t u;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", feed_options, NULL)) != -1) {
-		int g = ctl_global_option(env, c, optarg);
-		if (g < 0)
-			return CTL_EXIT_UNREACHABLE;
-		if (g > 0)
-			continue;
+	while ((c = ctl_getopt(env, argc, argv, "", feed_options)) != -1) {
 		switch (c) {
+		case CTL_OPT_BAD_GLOBAL: return CTL_EXIT_UNREACHABLE;
 		case OPT_LABELS: a.labels = optarg; break;
 		case OPT_FEATURES:
 			if (ctl_parse_u32("--features", optarg, 1, MB_MAX_FEATURES, &a.n_features) < 0)

@@ -427,13 +427,9 @@ int ctl_plot(struct ctl_env *env, int argc, char **argv)
 	struct plot_args a = {.output = "cost.svg", .log_y = -1, .window = DEFAULT_WINDOW};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:", plot_options, NULL)) != -1) {
-		int g = ctl_global_option(env, c, optarg);
-		if (g < 0)
-			return CTL_EXIT_UNREACHABLE;
-		if (g > 0)
-			continue;
+	while ((c = ctl_getopt(env, argc, argv, "o:", plot_options)) != -1) {
 		switch (c) {
+		case CTL_OPT_BAD_GLOBAL: return CTL_EXIT_UNREACHABLE;
 		case 'o':
 		case OPT_OUTPUT: a.output = optarg; break;
 		case OPT_LOG: a.log_y = 1; break;

@@ -219,13 +219,9 @@ int ctl_watch(struct ctl_env *env, int argc, char **argv)
 	struct watch_args a = {0};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", watch_options, NULL)) != -1) {
-		int g = ctl_global_option(env, c, optarg);
-		if (g < 0)
-			return CTL_EXIT_UNREACHABLE;
-		if (g > 0)
-			continue;
+	while ((c = ctl_getopt(env, argc, argv, "", watch_options)) != -1) {
 		switch (c) {
+		case CTL_OPT_BAD_GLOBAL: return CTL_EXIT_UNREACHABLE;
 		case OPT_CSV: a.csv = true; break;
 		case OPT_EVAL: a.eval = optarg; break;
 		case OPT_LABELS: a.labels = optarg; break;

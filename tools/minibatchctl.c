@@ -48,13 +48,10 @@ int main(int argc, char **argv)
 	struct ctl_env env = {0};
 	int c;
 	/* '+': global options end at the command word; what follows is the command's. */
-	while ((c = getopt_long(argc, argv, "+hV", global_options, NULL)) != -1) {
-		int g = ctl_global_option(&env, c, optarg);
-		if (g < 0)
-			return CTL_EXIT_UNREACHABLE;
-		if (g > 0)
-			continue;
+	while ((c = ctl_getopt(&env, argc, argv, "+hV", global_options)) != -1) {
 		switch (c) {
+		case CTL_OPT_BAD_GLOBAL:
+			return CTL_EXIT_UNREACHABLE;
 		case 'h':
 			fputs(usage, stdout);
 			return CTL_EXIT_OK;
