@@ -107,18 +107,17 @@ static void collect_holdout(const struct mb_trainer_stats *t, struct mb_metrics_
 	s->has_holdout = false;
 }
 
-/*
- * The checkpoint figures. The trainer's counters say how many were
- * written and how many failed, but not yet when the last one was written
- * or how long it took: until they do, has_checkpoint stays false and the
- * age and duration families are left out. Copy those two here once the
- * counters carry them.
- */
+/* The checkpoint figures: counts, and the age and duration of the last one written. */
 static void collect_checkpoint(const struct mb_trainer_stats *t, struct mb_metrics_snapshot *s)
 {
 	s->checkpoints = LOAD(t->checkpoints);
 	s->checkpoint_failures = LOAD(t->checkpoint_failures);
-	s->has_checkpoint = false;
+	int64_t written_ns = LOAD(t->checkpoint_ns);
+	s->has_checkpoint = written_ns != 0;
+	if (s->has_checkpoint) {
+		s->checkpoint_age_s = mono_s() - (double)written_ns / 1e9;
+		s->checkpoint_duration_s = (double)LOAD(t->checkpoint_duration_ns) / 1e9;
+	}
 }
 
 /* Copy every figure (see metrics.h). */

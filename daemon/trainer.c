@@ -585,6 +585,8 @@ static int checkpoint(struct mb_trainer *t, int priority, struct mb_trainer_repl
 		       strerror(-pruned));
 	atomic_fetch_add_explicit(&t->stats.checkpoints, 1, memory_order_relaxed);
 	atomic_store_explicit(&t->stats.checkpoint_version, t->version, memory_order_relaxed);
+	atomic_store_explicit(&t->stats.checkpoint_duration_ns, (uint64_t)(t3 - t0), memory_order_relaxed);
+	atomic_store_explicit(&t->stats.checkpoint_ns, t3, memory_order_relaxed);
 	mb_log(priority, "checkpoint %s: version %" PRIu64 ", %zu bytes; settled in %.2f ms, encoded in %.2f ms, "
 	       "written in %.2f ms", path, t->version, t->ckpt_buf.len, ms_between(t0, t1), ms_between(t1, t2),
 	       ms_between(t2, t3));

@@ -82,6 +82,8 @@ struct mb_trainer_stats {
 	_Atomic uint64_t checkpoints;   /* checkpoints written */
 	_Atomic uint64_t checkpoint_failures; /* checkpoints that could not be written */
 	_Atomic uint64_t checkpoint_version;  /* model version of the newest checkpoint written or loaded; 0: none */
+	_Atomic int64_t checkpoint_ns;  /* CLOCK_MONOTONIC when the last checkpoint was written; 0: none yet */
+	_Atomic uint64_t checkpoint_duration_ns; /* how long the last written checkpoint took, encoding included */
 	_Atomic uint64_t rollbacks;     /* times the divergence guard restored the last good state */
 };
 

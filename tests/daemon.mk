@@ -56,3 +56,9 @@ check_PROGRAMS += tests/test_daemon_handover
 TESTS += tests/test_daemon_handover
 tests_test_daemon_handover_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_daemon_handover_LDADD = daemon/libminibatchd.la $(MB_TEST_LIBS)
+
+check_PROGRAMS += tests/test_daemon_filesrc
+TESTS += tests/test_daemon_filesrc
+tests_test_daemon_filesrc_SOURCES = tests/test_daemon_filesrc.c tests/daemon_harness.c
+tests_test_daemon_filesrc_CPPFLAGS = $(MB_DAEMON_TEST_CPPFLAGS)
+tests_test_daemon_filesrc_LDADD = $(MB_DAEMON_TEST_LIBS)

@@ -109,7 +109,10 @@ static void send_msg(void *push, const void *p, size_t n)
 static void scrape_counts_match(void)
 {
 	struct harness h;
-	const char *opts[] = {"metrics.listen=127.0.0.1:0", "batch.size=50", NULL};
+	char ckpt_dir[] = "/tmp/mbd-metrics-ckpt.XXXXXX", ckpt_opt[64];
+	CU_ASSERT_FATAL(mkdtemp(ckpt_dir) != NULL);
+	snprintf(ckpt_opt, sizeof ckpt_opt, "checkpoint.dir=%s", ckpt_dir);
+	const char *opts[] = {"metrics.listen=127.0.0.1:0", "batch.size=50", ckpt_opt, NULL};
 	CU_ASSERT_FATAL(harness_start(&h, opts) == 0);
 	unsigned port = metrics_port(&h);
 	CU_ASSERT_FATAL(port > 0);
@@ -190,6 +193,17 @@ static void scrape_counts_match(void)
 	CU_ASSERT(age >= 0 && age < 5);
 	CU_ASSERT(metric(body_of(resp), "minibatchd_snapshots_published_total") >= 1);
 
+	/* No checkpoint yet, so no age; after a save, its age and duration are there. */
+	CU_ASSERT(isnan(metric(body_of(resp), "minibatchd_checkpoint_age_seconds")));
+	CU_ASSERT_FATAL(harness_control(&h, "save", status, sizeof status) == 0);
+	CU_ASSERT(strstr(status, "\"ok\":true") != NULL);
+	CU_ASSERT_FATAL(http(port, "GET", "/metrics", resp, sizeof resp) > 0);
+	age = metric(body_of(resp), "minibatchd_checkpoint_age_seconds");
+	CU_ASSERT(age >= 0 && age < 5);
+	double took = metric(body_of(resp), "minibatchd_checkpoint_duration_seconds");
+	CU_ASSERT(took > 0 && took < 5);
+	CU_ASSERT_EQUAL(metric(body_of(resp), "minibatchd_checkpoints_written_total"), 1);
+
 	/* Only GET and HEAD of /metrics. */
 	CU_ASSERT_FATAL(http(port, "GET", "/other", resp, sizeof resp) > 0);
 	CU_ASSERT(strstr(resp, " 404 ") != NULL);
@@ -202,6 +216,7 @@ static void scrape_counts_match(void)
 	free(bad);
 	zmq_close(push);
 	CU_ASSERT(harness_stop(&h, 10000) == 0);
+	harness_remove_tree(ckpt_dir);
 }
 
 static void port_taken_runs_without(void)
