@@ -36,7 +36,9 @@ run() {
 figure() { awk -v k="$1" '$1 == k { print $2; exit }' "$dir/out"; }
 
 mkdir "$dir/run"
-"$daemon" -o daemon.runtime_dir="$dir/run" -o source.default.type=zmq -o source.default.endpoint=ipc://ingest \
+# A configuration file that reload re-reads once it is edited below.
+printf '[optimizer]\nlr = 0.05\n' >"$dir/minibatchd.conf"
+"$daemon" -c "$dir/minibatchd.conf" -o checkpoint.dir="$dir/ckpt" -o daemon.runtime_dir="$dir/run" -o source.default.type=zmq -o source.default.endpoint=ipc://ingest \
 	-o publish.endpoint=ipc://snapshots -o publish.every_ms=100 2>"$dir/daemon.log" &
 pid=$!
 
@@ -169,6 +171,91 @@ fi
 awk 'BEGIN { print "1,0.5,0.5" }' >"$dir/narrow.csv"
 if run "eval/shape" 1 eval "$dir/narrow.csv"; then
 	grep -q 'has 2 features, the model takes 4' "$dir/err" && pass "eval/shape" || fail "eval/shape: wrong message"
+fi
+
+# predict: one line per sample, a class of the model (softmax, 10 outputs) and its probability.
+if run "predict/lines" 0 predict "$dir/data.csv"; then
+	if [ "$(wc -l <"$dir/out")" -eq 600 ] &&
+		awk 'NF != 2 || $1 !~ /^[0-9]+$/ || $1 > 9 || $2 < 0 || $2 > 1 { bad = 1 } END { exit bad }' "$dir/out"; then
+		pass "predict/lines"
+	else
+		fail "predict/lines: $(head -3 "$dir/out")"
+	fi
+fi
+
+# predict agrees with eval: the accuracy of its classes against the file's labels is eval's figure.
+if run "predict/agrees with eval" 0 eval "$dir/data.csv"; then
+	eval_acc=$(awk '$1 == "accuracy" { print $2 }' "$dir/out")
+	if run "predict/agrees with eval" 0 predict "$dir/data.csv"; then
+		pred_acc=$(cut -d, -f1 "$dir/data.csv" | paste -d' ' - "$dir/out" |
+			awk '{ n++; if ($1 == $2) right++ } END { printf "%.4f", right / n }')
+		[ -n "$eval_acc" ] && [ "$pred_acc" = "$eval_acc" ] && pass "predict/agrees with eval" ||
+			fail "predict/agrees with eval: predict $pred_acc, eval $eval_acc"
+	fi
+fi
+
+# predict --no-labels from standard input: every column a feature, same classes as with labels.
+cut -d' ' -f1 "$dir/out" >"$dir/classes"
+if cut -d, -f2- "$dir/data.csv" | run "predict/stdin no labels" 0 predict --no-labels -; then
+	cut -d' ' -f1 "$dir/out" | cmp -s - "$dir/classes" && pass "predict/stdin no labels" ||
+		fail "predict/stdin no labels: classes differ from the labelled file's"
+fi
+
+# predict --proba: ten probabilities a line that sum to 1.
+if head -5 "$dir/data.csv" | run "predict/proba" 0 predict --proba -; then
+	if [ "$(wc -l <"$dir/out")" -eq 5 ] &&
+		awk 'NF != 10 { bad = 1 } { s = 0; for (i = 1; i <= NF; i++) s += $i;
+			if (s < 0.99 || s > 1.01) bad = 1 } END { exit bad }' "$dir/out"; then
+		pass "predict/proba"
+	else
+		fail "predict/proba: $(cat "$dir/out")"
+	fi
+fi
+
+# predict of a file the model does not fit: refused, exit 1, the shapes named.
+if run "predict/shape" 1 predict "$dir/narrow.csv"; then
+	grep -q 'has 2 features after 1 label column, the model takes 4' "$dir/err" && pass "predict/shape" ||
+		fail "predict/shape: wrong message"
+fi
+
+# save: a checkpoint file in the configured directory, its path in the reply.
+if run "control/save" 0 save; then
+	path=$(figure path)
+	case $path in
+	"$dir/ckpt/"*) [ -s "$path" ] && pass "control/save" || fail "control/save: $path is not there" ;;
+	*) fail "control/save: path '$path' is not in $dir/ckpt" ;;
+	esac
+fi
+
+# reload with the configuration as it was: ok, nothing changed.
+if run "control/reload unchanged" 0 reload --json; then
+	grep -q '^{"ok":true,"changed":\[\]}' "$dir/out" && pass "control/reload unchanged" ||
+		fail "control/reload unchanged: $(cat "$dir/out")"
+fi
+
+# reload after the file's learning rate changed: the key is reported, and status shows the rate.
+printf '[optimizer]\nlr = 0.02\n' >"$dir/minibatchd.conf"
+if run "control/reload changed" 0 reload; then
+	if grep -q '^changed  *optimizer.lr$' "$dir/out" && run "control/reload changed" 0 status &&
+		[ "$(figure lr)" = 0.02 ]; then
+		pass "control/reload changed"
+	else
+		fail "control/reload changed: $(cat "$dir/out")"
+	fi
+fi
+
+# reset: a fresh model is a new version; the sample counter carries on.
+run "control/reset" 0 status
+before=$(figure version)
+samples=$(figure samples)
+if run "control/reset" 0 reset; then
+	after=$(figure version)
+	if [ -n "$after" ] && [ "$after" -gt "$before" ] && run "control/reset" 0 status &&
+		[ "$(figure version)" -ge "$after" ] && [ "$(figure samples)" = "$samples" ]; then
+		pass "control/reset"
+	else
+		fail "control/reset: version $before then $after, $(cat "$dir/out")"
+	fi
 fi
 
 # SIGTERM: the daemon stops cleanly.

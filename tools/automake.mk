@@ -14,6 +14,7 @@ tools_minibatchctl_SOURCES = \
 	tools/ctl_feed.c \
 	tools/ctl_watch.c \
 	tools/ctl_eval.c \
+	tools/ctl_predict.c \
 	tools/ctl_control.c \
 	tools/ctl_plot.c tools/ctl_plot.h \
 	tools/ctl_svg.c tools/ctl_svg.h

@@ -4,7 +4,7 @@
  *
  * minibatchctl.c parses the global options and hands the rest of the
  * command line to one subcommand family: ctl_feed.c, ctl_watch.c,
- * ctl_eval.c, ctl_control.c. Each returns the process exit status.
+ * ctl_eval.c, ctl_predict.c, ctl_control.c. Each returns the process exit status.
  */
 #ifndef MB_CTL_H
 #define MB_CTL_H
@@ -139,7 +139,9 @@ void ctl_progress_end(struct ctl_progress *p, uint64_t done);
 int ctl_feed(struct ctl_env *env, int argc, char **argv);
 int ctl_watch(struct ctl_env *env, int argc, char **argv);
 int ctl_eval(struct ctl_env *env, int argc, char **argv);
-/* status, stats, pause, resume, snapshot: argv[0] is the word. */
+/* predict FILE|-: one line per sample with the current model's prediction. */
+int ctl_predict(struct ctl_env *env, int argc, char **argv);
+/* status, stats, pause, resume, snapshot, save, reload, reset: argv[0] is the word. */
 int ctl_control(struct ctl_env *env, int argc, char **argv);
 bool ctl_control_knows(const char *word);
 

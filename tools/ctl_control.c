@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctl_control.c - minibatchctl status, stats, pause, resume, snapshot:
- * one request to the control socket, its JSON reply shown one figure a
- * line (or as is with --json).
+ * ctl_control.c - minibatchctl status, stats, pause, resume, snapshot,
+ * save, reload, reset: one request to the control socket, its JSON reply
+ * shown one figure a line (or as is with --json).
  */
 #include "config.h"
 
@@ -30,6 +30,7 @@ static const struct option control_options[] = {
 
 static const char *const control_words[] = {
 	MB_CTL_STATUS, MB_CTL_STATS, MB_CTL_PAUSE, MB_CTL_RESUME, MB_CTL_SNAPSHOT,
+	MB_CTL_SAVE,   MB_CTL_RELOAD, MB_CTL_RESET,
 };
 
 /* True for the command words this file sends to the control socket. */
@@ -123,6 +124,26 @@ static int build_request(const char *word, int argc, char **argv, char *buf, siz
 	return n < cap ? 0 : -1;
 }
 
+/* reload's figures are the keys it changed: one "changed KEY" line each. */
+static void print_changed(const char *path, const char *value, bool is_string, void *arg)
+{
+	size_t *n = arg;
+	(void)is_string;
+	if (strncmp(path, "changed[", strlen("changed[")))
+		return;
+	printf("changed  %s\n", value);
+	(*n)++;
+}
+
+static void print_reload(const char *reply)
+{
+	size_t n = 0;
+	if (ctl_json_walk(reply, print_changed, &n) < 0)
+		puts(reply);
+	else if (!n)
+		puts("nothing changed");
+}
+
 static int show_reply(const char *word, const char *reply, bool json)
 {
 	char ok[16], error[512];
@@ -145,6 +166,8 @@ static int show_reply(const char *word, const char *reply, bool json)
 	}
 	if (json)
 		puts(reply);
+	else if (!strcmp(word, MB_CTL_RELOAD))
+		print_reload(reply);
 	else
 		print_figures(reply);
 	return CTL_EXIT_OK;

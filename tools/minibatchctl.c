@@ -18,10 +18,14 @@ static const char usage[] =
 	"  feed FILE...|-   stream samples to the daemon (IDX, CSV, libsvm, binary; gzip too)\n"
 	"  watch            one line per snapshot, optionally with test accuracy (--eval FILE)\n"
 	"  eval FILE        cost, accuracy and confusion matrix of the current model on FILE\n"
+	"  predict FILE|-   the current model's prediction for every sample, one a line\n"
 	"  status           what the daemon is doing, one figure a line\n"
 	"  stats            its counters\n"
 	"  pause, resume    stop and restart ingest\n"
 	"  snapshot         publish a snapshot now\n"
+	"  save             write a checkpoint now\n"
+	"  reload           re-read the configuration, show what changed\n"
+	"  reset            start the model and optimizer afresh\n"
 	"  plot [CSV]       the cost curve as SVG, from 'watch --csv' output or live\n"
 	"\n"
 	"Global options (also accepted after the command):\n"
@@ -76,6 +80,8 @@ int main(int argc, char **argv)
 		return ctl_watch(&env, sub_argc, sub_argv);
 	if (!strcmp(word, "eval"))
 		return ctl_eval(&env, sub_argc, sub_argv);
+	if (!strcmp(word, "predict"))
+		return ctl_predict(&env, sub_argc, sub_argv);
 	if (!strcmp(word, "plot"))
 		return ctl_plot(&env, sub_argc, sub_argv);
 	if (ctl_control_knows(word))
