@@ -362,10 +362,10 @@ def main():
         md += ["", f"## {title}", ""] + lines
         csv += [",".join(str(v) for v in r) for r in recs]
         print(f"bench: {title}: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
-    text = "\n".join(md) + "\n"
-    write(os.path.join(ctx.out, "latest.md"), text)
-    write(os.path.join(ctx.out, "latest.csv"), "\n".join(csv) + "\n")
-    print(text)
+        # Written after every section, so a run cut short keeps what it measured.
+        write(os.path.join(ctx.out, "latest.md"), "\n".join(md) + "\n")
+        write(os.path.join(ctx.out, "latest.csv"), "\n".join(csv) + "\n")
+    print("\n".join(md))
     return 0
 
 
