@@ -6,3 +6,4 @@ bench_train_bench_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS)
 bench_train_bench_LDADD = lib/libminibatch.la $(BLAS_LIBS) -lm
 
 include bench/bench.mk
+include bench/ingest.mk
