@@ -7,7 +7,7 @@ bench_sgemm_peak_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS)
 bench_sgemm_peak_LDADD = $(BLAS_LIBS)
 
 # Per-batch cost log and periodic accuracy of one training run (batch-size experiment, quality).
-bench_batch_curve_SOURCES = bench/batch_curve.c
+bench_batch_curve_SOURCES = bench/batch_curve.c bench/bench_learner.c bench/bench_learner.h
 bench_batch_curve_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS)
 bench_batch_curve_LDADD = lib/libminibatch.la $(BLAS_LIBS) -lm
 

@@ -27,10 +27,10 @@
 #include <unistd.h>
 
 #include "dataset.h"
+#include "bench_learner.h"
 #include "learner.h"
 
 #define DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
-#define HIDDEN 128u
 
 /* Wall time, or with -c the process's CPU time (steadier on a busy machine with one BLAS thread). */
 static clockid_t clock_id = CLOCK_MONOTONIC;
@@ -117,44 +117,23 @@ int main(int argc, char **argv)
 	if (lr == 0)
 		lr = rows == 1 ? 0.01f : rows <= 32 ? 0.1f : 0.5f;
 
-	struct mb_model_cfg mc = {
-		.n_inputs = train->n_features,
-		.n_outputs = 10,
-		.max_batch = rows,
+	struct bench_learner_cfg bc = {
+		.model = model,
+		.optim = optim,
+		.sched = sched,
+		.lr = lr,
+		.n_features = train->n_features,
+		.rows = rows,
+		.total_steps = (uint64_t)epochs * (count / rows),
 		.seed = seed,
 	};
-	if (strcmp(model, "softmax") == 0) {
-		mc.kind = MB_MODEL_SOFTMAX;
-	} else if (strcmp(model, "mlp") == 0) {
-		mc.kind = MB_MODEL_MLP;
-		mc.output = MB_MODEL_SOFTMAX;
-		mc.n_hidden = 1;
-		mc.hidden[0] = HIDDEN;
-		mc.hidden_act = MB_ACT_RELU;
-	} else {
-		usage(argv[0]);
-	}
-	struct mb_optim_cfg oc;
-	mb_optim_cfg_default(&oc);
-	oc.lr = lr;
-	if (mb_optim_kind_parse(optim, &oc.kind) < 0 || mb_sched_kind_parse(sched, &oc.sched) < 0) {
-		fprintf(stderr, "train_bench: unknown optimizer %s or schedule %s\n", optim, sched);
-		return 2;
-	}
-	/* Decaying schedules span the whole run. */
-	uint64_t total_steps = (uint64_t)epochs * (count / rows);
-	oc.cosine_steps = total_steps;
-	oc.step_every = total_steps / 4 ? total_steps / 4 : 1;
-	oc.decay = 10.0f / (float)total_steps;
-
-	struct mb_model *m = NULL;
-	struct mb_optim *o = NULL;
 	struct mb_learner *l = NULL;
-	if ((r = mb_model_new(&mc, &m)) < 0 || (r = mb_optim_new(&oc, mb_model_n_params(m), &o)) < 0 ||
-	    (r = mb_learner_new(m, o, &l)) < 0) {
-		fprintf(stderr, "train_bench: building the learner: %s\n", strerror(-r));
-		return 1;
+	const char *why = NULL;
+	if ((r = bench_learner_new(&bc, &l, &why)) < 0) {
+		fprintf(stderr, "train_bench: %s: %s\n", why, strerror(-r));
+		return r == -EINVAL ? 2 : 1;
 	}
+	struct mb_model *m = mb_learner_model(l);
 	double flops = flops_per_sample(m);
 
 	struct mb_step_result res;
