@@ -7,3 +7,4 @@ bench_train_bench_LDADD = lib/libminibatch.la $(BLAS_LIBS) -lm
 
 include bench/bench.mk
 include bench/ingest.mk
+include bench/soak.mk

@@ -13,6 +13,10 @@
  * gather into a batch buffer counts as training time), as the daemon's file
  * source does; without it, in file order.
  *
+ * With -G N the evaluations thin out as the run goes on: N a decade of
+ * samples seen, so a long run at a small batch is not spent scoring while
+ * the start, where the curves differ most, is still seen closely.
+ *
  * The evaluation set is t10k, or with -v N the last N training rows, which
  * are then not trained on (tuning a learning rate without seeing the test set).
  *
@@ -20,14 +24,19 @@
  *   eval,<epoch>,<samples>,<train seconds>,<accuracy>,<mean cost>
  *   done,<steps>,<skipped steps>,<samples>,<train seconds>,<samples per second>
  * With -L FILE, every step as samples,seconds,cost (cost of the batch before it was learned from).
+ * With -P N as well, the steps are pooled into N bins a decade of samples seen instead (a minute
+ * at batch 1 is tens of millions of steps): samples,seconds,mean cost,cost std,steps at the end
+ * of each bin, the mean and spread over the bin's steps with a finite cost.
  *
  * Usage: batch_curve [-m softmax|mlp] [-b batch, 0 = all] [-l lr] [-o optimizer] [-S schedule] [-e max epochs]
  *                    [-T max train seconds] [-E evaluate every N samples, 0 = epoch ends only]
+ *                    [-G evaluations a decade of samples, spaced evenly in log, -E apart at least]
  *                    [-v hold out last N rows] [-q first N rows] [-t blas threads] [-s seed]
- *                    [-r] [-L cost log] [-d fashion-mnist dir]
+ *                    [-r] [-L cost log] [-P log bins a decade] [-d fashion-mnist dir]
  */
 #include <cblas.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +58,43 @@ struct progress {
 	long epoch;         /* epochs completed */
 };
 
+/* The steps of the cost log's current bin (-P). */
+struct cost_bin {
+	double sum;         /* of the finite costs */
+	double sum_sq;      /* of their squares */
+	uint64_t steps;     /* with a finite cost */
+	uint64_t end;       /* samples seen at which the bin closes */
+	double per_decade;  /* bins a decade of samples; 0 = a line every step */
+};
+
+/* Log one step's cost: a line of its own, or into the bin, writing the bin when it is full. */
+static void log_cost(FILE *log, struct cost_bin *b, const struct progress *p, double cost, bool last)
+{
+	if (b->per_decade <= 0) {
+		fprintf(log, "%llu,%.6f,%.5f\n", (unsigned long long)p->samples, p->train_s, cost);
+		return;
+	}
+	if (isfinite(cost)) {
+		b->sum += cost;
+		b->sum_sq += cost * cost;
+		b->steps++;
+	}
+	if (p->samples < b->end && !last)
+		return;
+	if (b->steps) {
+		double mean = b->sum / (double)b->steps;
+		double var = b->sum_sq / (double)b->steps - mean * mean;
+		fprintf(log, "%llu,%.6f,%.5f,%.5f,%llu\n", (unsigned long long)p->samples, p->train_s, mean,
+			var > 0 ? sqrt(var) : 0.0, (unsigned long long)b->steps);
+	} else {
+		fprintf(log, "%llu,%.6f,nan,nan,0\n", (unsigned long long)p->samples, p->train_s);
+	}
+	b->sum = b->sum_sq = 0;
+	b->steps = 0;
+	while (b->end <= p->samples)
+		b->end = (uint64_t)fmax((double)b->end + 1, (double)b->end * pow(10.0, 1.0 / b->per_decade));
+}
+
 static double now(void)
 {
 	struct timespec t;
@@ -60,8 +106,9 @@ static void usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s [-m softmax|mlp] [-b batch (0 = all)] [-l lr] [-o optimizer] [-S schedule] [-e max epochs]\n"
-		"          [-T max seconds] [-E eval every N samples] [-v holdout rows] [-q first N rows]\n"
-		"          [-t blas threads] [-s seed] [-r] [-L cost log] [-d dir]\n",
+		"          [-T max seconds] [-E eval every N samples] [-G evals a decade] [-v holdout rows]\n"
+		"          [-q first N rows] [-t blas threads] [-s seed] [-r] [-L cost log] [-P bins a decade]\n"
+		"          [-d dir]\n",
 		argv0);
 	exit(2);
 }
@@ -84,13 +131,14 @@ int main(int argc, char **argv)
 {
 	const char *model = "softmax", *optim = "sgd", *sched = "constant", *dir = DEFAULT_DIR, *log_path = NULL;
 	long batch = 32, epochs = 1, threads = 0, first = 0, holdout = 0, eval_every = 0;
-	double budget = 0;
+	double budget = 0, per_decade = 0;
+	struct cost_bin bin = {.end = 1};
 	bool reshuffle = false;
 	unsigned long long seed = 42;
 	float lr = 0.1f;
 	int opt, r;
 
-	while ((opt = getopt(argc, argv, "m:b:l:o:S:e:T:E:v:q:t:s:rL:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:b:l:o:S:e:T:E:G:v:q:t:s:rL:P:d:")) != -1) {
 		switch (opt) {
 		case 'm': model = optarg; break;
 		case 'b': batch = strtol(optarg, NULL, 10); break;
@@ -100,17 +148,19 @@ int main(int argc, char **argv)
 		case 'e': epochs = strtol(optarg, NULL, 10); break;
 		case 'T': budget = strtod(optarg, NULL); break;
 		case 'E': eval_every = strtol(optarg, NULL, 10); break;
+		case 'G': per_decade = strtod(optarg, NULL); break;
 		case 'v': holdout = strtol(optarg, NULL, 10); break;
 		case 'q': first = strtol(optarg, NULL, 10); break;
 		case 't': threads = strtol(optarg, NULL, 10); break;
 		case 's': seed = strtoull(optarg, NULL, 10); break;
 		case 'r': reshuffle = true; break;
 		case 'L': log_path = optarg; break;
+		case 'P': bin.per_decade = strtod(optarg, NULL); break;
 		case 'd': dir = optarg; break;
 		default: usage(argv[0]);
 		}
 	}
-	if (batch < 0 || epochs < 1 || budget < 0 || eval_every < 0 || holdout < 0 || first < 0 ||
+	if (batch < 0 || epochs < 1 || budget < 0 || eval_every < 0 || per_decade < 0 || bin.per_decade < 0 || holdout < 0 || first < 0 ||
 	    threads < 0 || !(lr > 0))
 		usage(argv[0]);
 	if (threads)
@@ -199,8 +249,11 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			p.samples += rows;
+			if (budget && p.train_s >= budget)
+				out_of_time = true;
 			if (log)
-				fprintf(log, "%llu,%.6f,%.5f\n", (unsigned long long)p.samples, p.train_s, res.cost);
+				log_cost(log, &bin, &p, res.cost,
+					 out_of_time || (p.epoch + 1 >= epochs && at + 2 * rows > count));
 			/* Not again right after an epoch end's evaluation, nor right before one. */
 			if (p.samples >= next_eval) {
 				if (at + 2 * rows <= count && p.samples - last_eval >= (uint64_t)eval_every / 2) {
@@ -208,13 +261,18 @@ int main(int argc, char **argv)
 						goto out_eval_failed;
 					last_eval = p.samples;
 				}
-				while (next_eval <= p.samples)
-					next_eval += (uint64_t)eval_every;
+				while (next_eval <= p.samples) {
+					uint64_t step = (uint64_t)eval_every;
+					if (per_decade > 0) {
+						double grown = (double)next_eval * pow(10.0, 1.0 / per_decade);
+						if (grown - (double)next_eval > (double)step)
+							step = (uint64_t)(grown - (double)next_eval);
+					}
+					next_eval += step;
+				}
 			}
-			if (budget && p.train_s >= budget) {
-				out_of_time = true;
+			if (out_of_time)
 				break;
-			}
 		}
 		if (!out_of_time)
 			p.epoch++;

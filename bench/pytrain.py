@@ -10,8 +10,10 @@ starts (OpenBLAS reads it once); --threads also sets torch's own pool.
            cell = model:batch:rows (batch 0 = all rows, rows 0 = all 60000); one epoch each.
            Prints fw,model,batch,threads,rows,samples_per_s per cell.
   quality: pytrain.py quality --fw torch|sklearn --model softmax --batch 64 --optim adam --lr 0.002
-           --sched cosine --epochs 10 --at 1,5,10 --seed 1
-           Prints fw,model,epoch,test_accuracy at each epoch of --at.
+           --sched cosine --epochs 10 --at 1,5,10 --seed 1 [--reshuffle]
+           Prints fw,model,epoch,test_accuracy at each epoch of --at. With --reshuffle the
+           training rows are visited in a fresh order every epoch, drawn from the seed; without
+           it, in file order.
 """
 
 import argparse
@@ -100,19 +102,25 @@ class Torch:
         return (len(x) // batch * batch) / (time.perf_counter() - t0)
 
     def quality(self, a, x, y, xt, yt):
-        self.torch.manual_seed(a.seed)
+        t = self.torch
+        t.manual_seed(a.seed)
         net = self.model(a.model)
         opt, sched = self.optimizer(net, a.optim, a.lr, a.epochs * (len(x) // a.batch), a.sched)
         x, y = self.tensors(x, y)
         xt, yt = self.tensors(xt, yt)
+        order = t.Generator().manual_seed(a.seed)  # its own stream: the initial weights do not move it
         for e in range(1, a.epochs + 1):
-            self.epoch(net, opt, sched, x, y, a.batch)
+            if a.reshuffle:
+                p = t.randperm(len(x), generator=order)
+                self.epoch(net, opt, sched, x[p], y[p], a.batch)
+            else:
+                self.epoch(net, opt, sched, x, y, a.batch)
             if e in a.at:
                 yield e, self.accuracy(net, xt, yt)
 
 
 class Sklearn:
-    """scikit-learn's incremental estimators, fed the same batches in the same order."""
+    """scikit-learn's incremental estimators, fed the same batch size and the same kind of order."""
 
     def __init__(self, threads):
         warnings.filterwarnings("ignore")  # ConvergenceWarning after every one-epoch fit
@@ -120,17 +128,20 @@ class Sklearn:
     def softmax(self, lr, seed):
         from sklearn.linear_model import SGDClassifier
         # One-vs-rest logistic regression, updated per sample inside each partial_fit;
-        # no L2 penalty, a constant rate: the closest it has to our softmax step.
+        # no L2 penalty, a constant rate: the closest it has to our softmax step. The
+        # order is the caller's (partial_fit does not shuffle).
         return SGDClassifier(loss="log_loss", penalty=None, learning_rate="constant", eta0=lr,
                              shuffle=False, random_state=seed)
 
-    def mlp(self, batch, optim, lr, seed):
+    def mlp(self, batch, optim, lr, seed, shuffle=False):
         from sklearn.neural_network import MLPClassifier
         solver = "adam" if optim == "adam" else "sgd"
+        # A RandomState rather than the seed itself: every fit re-reads random_state, and an
+        # int would start each epoch's shuffle from the same state, giving the same order.
         return MLPClassifier(hidden_layer_sizes=(128,), solver=solver, batch_size=batch,
                              learning_rate_init=lr, momentum=0.9 if optim in ("momentum", "nesterov") else 0.0,
                              nesterovs_momentum=optim == "nesterov", alpha=0.0, max_iter=1, warm_start=True,
-                             shuffle=False, random_state=seed)
+                             shuffle=shuffle, random_state=np.random.RandomState(seed))
 
     def epoch(self, est, kind, x, y, batch):
         if kind == "mlp":
@@ -150,9 +161,15 @@ class Sklearn:
 
     def quality(self, a, x, y, xt, yt):
         est = self.softmax(a.lr_sgd, a.seed) if a.model == "softmax" else \
-            self.mlp(a.batch, a.optim, a.lr, a.seed)
+            self.mlp(a.batch, a.optim, a.lr, a.seed, shuffle=a.reshuffle)
+        # MLPClassifier shuffles inside fit; SGDClassifier's partial_fit takes the rows as given.
+        order = np.random.default_rng(a.seed) if a.reshuffle and a.model == "softmax" else None
         for e in range(1, a.epochs + 1):
-            self.epoch(est, a.model, x, y, a.batch)
+            if order is not None:
+                p = order.permutation(len(x))
+                self.epoch(est, a.model, x[p], y[p], a.batch)
+            else:
+                self.epoch(est, a.model, x, y, a.batch)
             if e in a.at:
                 yield e, float(est.score(xt, yt))
 
@@ -174,6 +191,7 @@ def main():
     p.add_argument("--at", default="")
     p.add_argument("--rows", type=int, default=0, help="train on the first N rows only")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--reshuffle", action="store_true", help="a fresh order of the rows every epoch, from the seed")
     a = p.parse_args()
 
     fw = Torch(a.threads) if a.fw == "torch" else Sklearn(a.threads)

@@ -5,6 +5,7 @@ daemon_libminibatchd_la_SOURCES = \
 	daemon/config.c daemon/config.h daemon/config_keys.c \
 	daemon/log.c daemon/log.h \
 	daemon/zsock.c daemon/zsock.h \
+	daemon/curve.c daemon/curve.h daemon/zap.c daemon/zap.h \
 	daemon/ingest.c daemon/ingest.h \
 	daemon/source.c daemon/source.h \
 	daemon/source_zmq.c \
@@ -13,9 +14,9 @@ daemon_libminibatchd_la_SOURCES = \
 	daemon/file_stream.c daemon/file_stream.h \
 	daemon/file_store.c daemon/file_store.h \
 	daemon/handover.c daemon/handover.h \
-	daemon/trainer.c daemon/trainer.h \
+	daemon/trainer.c daemon/trainer.h daemon/holdout.c daemon/holdout.h \
 	daemon/publisher.c daemon/publisher.h \
-	daemon/control.c daemon/control.h
+	daemon/control.c daemon/control.h daemon/control_parse.c daemon/control_parse.h
 daemon_libminibatchd_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon \
 	$(ZMQ_CFLAGS) $(URING_CFLAGS) $(SYSTEMD_CFLAGS)
 daemon_libminibatchd_la_LIBADD = lib/libminibatch.la $(ZMQ_LIBS) $(URING_LIBS) $(ZLIB_LIBS) -lm

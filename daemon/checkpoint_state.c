@@ -57,6 +57,8 @@ static size_t counters_size(const struct mb_ckpt_state *st)
 	size_t n = 4 + 3 * 8 + 4 + 4 + 2 * 8;
 	for (unsigned i = 0; i < st->n_sources; i++)
 		n += name_size(st->src[i].name) + 5 * 8;
+	if (st->counters.has_holdout)
+		n += 5 * 8;
 	return n;
 }
 
@@ -93,6 +95,14 @@ static void encode_counters(const struct mb_ckpt_state *st, struct mb_wire *w)
 		mb_wire_put_u64(w, s->dropped);
 		mb_wire_put_u64(w, s->rejected);
 		mb_wire_put_u64(w, s->bytes);
+	}
+	/* The holdout's counters trail the sources, so checkpoints without a holdout stay as they were. */
+	if (c->has_holdout) {
+		mb_wire_put_u64(w, c->holdout.seen);
+		mb_wire_put_u64(w, c->holdout.taken);
+		mb_wire_put_u64(w, c->holdout.rows);
+		mb_wire_put_u64(w, c->holdout.correct);
+		put_f64(w, c->holdout.cost_sum);
 	}
 }
 
@@ -286,6 +296,14 @@ static int decode_counters(const struct mb_ckpt_section *sec, struct mb_ckpt_sta
 		s->dropped = mb_wire_u64(&w);
 		s->rejected = mb_wire_u64(&w);
 		s->bytes = mb_wire_u64(&w);
+	}
+	if (mb_wire_ok(&w) && mb_wire_left(&w) == 5 * 8) {
+		c->has_holdout = true;
+		c->holdout.seen = mb_wire_u64(&w);
+		c->holdout.taken = mb_wire_u64(&w);
+		c->holdout.rows = mb_wire_u64(&w);
+		c->holdout.correct = mb_wire_u64(&w);
+		c->holdout.cost_sum = get_f64(&w);
 	}
 	st->has_counters = true;
 	return check_end(&w, "COUNTERS", diag);

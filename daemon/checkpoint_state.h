@@ -34,6 +34,7 @@
 #include "checkpoint.h"
 #include "config.h"
 #include "diag.h"
+#include "holdout.h"
 #include "optim.h"
 #include "rng.h"
 #include "snapshot.h"
@@ -64,6 +65,8 @@ struct mb_ckpt_counters {
 	bool accuracy_primed; /* accuracy holds a value */
 	double cost;          /* moving average of the progressive cost */
 	double accuracy;      /* moving average of the progressive accuracy */
+	bool has_holdout;     /* the trainer scores a holdout: holdout below is meaningful */
+	struct mb_holdout_counters holdout; /* its counters, so a restart holds out the same samples */
 };
 
 /*

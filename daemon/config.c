@@ -625,6 +625,18 @@ static int finish_metrics(struct mb_config *c, struct mb_cfg_err *err)
 		    "'%s' is not ADDRESS:PORT (IPv4, or IPv6 in brackets; port 0..65535)", c->metrics.listen);
 }
 
+/* A holdout of every sample would leave nothing to learn from. */
+static int finish_eval(struct mb_config *c, struct mb_cfg_err *err)
+{
+	if (c->eval.holdout_every != 1)
+		return 0;
+	size_t row = 0;
+	while (strcmp(mb_cfg_keys[row].section, "eval") || strcmp(mb_cfg_keys[row].name, "holdout_every"))
+		row++;
+	return fail(err, -EINVAL, &c->origin[row], "eval.holdout_every",
+		    "1 would hold out every sample and learn from none: 0 (no holdout) or 2 and more");
+}
+
 /*
  * Check every value, add the default source when none is declared, and
  * fill the typed fields. 0, or -errno with *err.
@@ -646,6 +658,8 @@ int mb_config_finish(struct mb_config *c, struct mb_cfg_err *err)
 	if (r < 0)
 		return r;
 	if ((r = finish_metrics(c, err)) < 0)
+		return r;
+	if ((r = finish_eval(c, err)) < 0)
 		return r;
 	if (c->n_sources == 0) {
 		struct mb_cfg_origin def = {NULL, 0};

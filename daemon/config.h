@@ -134,6 +134,11 @@ struct mb_config {
 		uint32_t reconnect_max_ms;     /* cap of the doubling retry interval */
 	} zmq;
 	struct {
+		const char *curve;       /* auto|on|off: CURVE on every tcp endpoint */
+		const char *curve_dir;   /* key pair and clients/; empty: curve/ beside the configuration file */
+		bool allow_plaintext_tcp; /* without CURVE, ingest and snapshots may listen beyond loopback */
+	} security;
+	struct {
 		const char *level;       /* debug|info|notice|warning|err */
 	} log;
 	struct {
@@ -153,6 +158,9 @@ struct mb_config {
 		uint32_t every;          /* sane batches between copies of the good state */
 		double lr_factor;        /* the learning rate is multiplied by this at each rollback */
 	} guard;
+	struct {
+		uint32_t holdout_every;  /* every k-th sample scored and never learned; 0: none */
+	} eval;
 	unsigned n_sources;                          /* sources declared */
 	struct mb_source_cfg sources[MB_MAX_SOURCES]; /* in order of first appearance */
 	char *files[MB_CFG_MAX_FILES];               /* private: names origins point to, owned */

@@ -108,6 +108,19 @@ const struct mb_cfg_key mb_cfg_keys[] = {
 	{"zmq", "reconnect_max_ms", NULL, MB_CFG_U32, "5000", 0, 3600000, NULL, OFF(zmq.reconnect_max_ms),
 	 "the retry interval doubles up to this; 0 or less than reconnect_ms: no back-off"},
 
+	/* [security] */
+	{"security", "curve", NULL, MB_CFG_ENUM, "auto", 0, 0, "auto|on|off", OFF(security.curve),
+	 "CURVE encryption and authentication on every tcp:// endpoint (ingest, snapshots, control); auto: on "
+	 "when curve_dir holds server.key. ipc:// endpoints stay plain: their file mode guards them"},
+	{"security", "curve_dir", NULL, MB_CFG_STRING, "", 0, 0, NULL, OFF(security.curve_dir),
+	 "directory of the daemon's key pair (server.key, secret, and server.pub) and of clients/, one NAME.pub "
+	 "per client allowed in (re-read on SIGHUP); empty: curve/ beside the configuration file, or "
+	 "/etc/minibatchd/curve without one; a relative path starts there too"},
+	{"security", "allow_plaintext_tcp", NULL, MB_CFG_BOOL, "false", 0, 0, NULL,
+	 OFF(security.allow_plaintext_tcp),
+	 "without CURVE, allow ingest and snapshot endpoints on addresses other than loopback (the control "
+	 "endpoint never is)"},
+
 	/* [log] */
 	{"log", "level", NULL, MB_CFG_ENUM, "info", 0, 0, "debug|info|notice|warning|err", OFF(log.level),
 	 "lowest priority logged"},
@@ -144,6 +157,10 @@ const struct mb_cfg_key mb_cfg_keys[] = {
 	 "batches with a sane cost between two copies of the good state"},
 	{"guard", "lr_factor", NULL, MB_CFG_DOUBLE, "0.5", 1e-6, 1, NULL, OFF(guard.lr_factor),
 	 "each rollback multiplies the learning rate by this"},
+
+	/* [eval] */
+	{"eval", "holdout_every", NULL, MB_CFG_U32, "0", 0, 1000000, NULL, OFF(eval.holdout_every),
+	 "keep every k-th sample out of training and score it (k >= 2); 0: no holdout"},
 
 	/* [source.NAME], every type */
 	{"source", "type", NULL, MB_CFG_ENUM, NULL, 0, 0, "zmq|file", 0,

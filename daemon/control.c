@@ -12,7 +12,9 @@
 #include <zmq.h>
 
 #include "control.h"
+#include "control_parse.h"
 #include "log.h"
+#include "zap.h"
 #include "zsock.h"
 
 /* Requests beyond this are cut off by ZeroMQ (the peer is disconnected); up to it they get a refusal. */
@@ -115,6 +117,20 @@ static void status_fields(struct mb_control *c, struct json *j)
 	json_add(j, ",\"lr\":");
 	json_num(j, LOAD(t->lr));
 	json_add(j, ",\"rollbacks\":%llu", (unsigned long long)LOAD(t->rollbacks));
+	json_add(j, ",\"peers_refused\":%llu", (unsigned long long)LOAD(mb_zap_stats()->refused));
+	if (c->cfg.config->eval.holdout_every) {
+		json_add(j, ",\"holdout\":{\"every\":%u,\"samples\":%llu,\"scored\":%llu,\"cost\":",
+			 c->cfg.config->eval.holdout_every, (unsigned long long)LOAD(t->held_out),
+			 (unsigned long long)LOAD(t->holdout_rows));
+		json_num(j, LOAD(t->holdout_cost));
+		json_add(j, ",\"accuracy\":");
+		json_num(j, LOAD(t->holdout_accuracy));
+		json_add(j, ",\"cost_average\":");
+		json_num(j, LOAD(t->holdout_cost_average));
+		json_add(j, ",\"accuracy_average\":");
+		json_num(j, LOAD(t->holdout_accuracy_average));
+		json_add(j, "}");
+	}
 }
 
 static void source_fields(struct mb_control *c, struct json *j)
@@ -176,31 +192,15 @@ size_t mb_control_answer(struct mb_control *c, const char *req, size_t len, char
 {
 	struct json j = {.p = out, .cap = cap};
 	out[0] = '\0';
-	if (len > MB_MAX_CONTROL_BYTES)
-		return error_reply(&j, "request longer than 4096 bytes");
-	char cmd[MB_MAX_CONTROL_BYTES + 1];
-	memcpy(cmd, req, len);
-	cmd[len] = '\0';
-	while (len && (cmd[len - 1] == '\n' || cmd[len - 1] == '\r'))
-		cmd[--len] = '\0';
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)cmd[i] < 0x20 || (unsigned char)cmd[i] > 0x7e)
-			return error_reply(&j, "malformed request: not a line of printable ASCII");
-	char *arg = strchr(cmd, ' ');
-	if (arg)
-		*arg++ = '\0';
-	if (!*cmd)
-		return error_reply(&j, "empty request");
+	enum mb_control_cmd cmd;
+	const char *why;
+	if (mb_control_parse(req, len, &why, &cmd) < 0)
+		return error_reply(&j, why);
 
-	bool status = strcmp(cmd, MB_CTL_STATUS) == 0, stats = strcmp(cmd, MB_CTL_STATS) == 0;
-	bool snapshot = strcmp(cmd, MB_CTL_SNAPSHOT) == 0;
-	bool pause = strcmp(cmd, MB_CTL_PAUSE) == 0, resume = strcmp(cmd, MB_CTL_RESUME) == 0;
-	bool reload = strcmp(cmd, MB_CTL_RELOAD) == 0;
-	bool save = strcmp(cmd, MB_CTL_SAVE) == 0, reset = strcmp(cmd, MB_CTL_RESET) == 0;
-	if (!status && !stats && !snapshot && !pause && !resume && !reload && !save && !reset)
-		return error_reply(&j, "unknown command");
-	if (arg)
-		return error_reply(&j, "this command takes no argument");
+	bool status = cmd == MB_CONTROL_STATUS, stats = cmd == MB_CONTROL_STATS;
+	bool snapshot = cmd == MB_CONTROL_SNAPSHOT, pause = cmd == MB_CONTROL_PAUSE;
+	bool reload = cmd == MB_CONTROL_RELOAD;
+	bool save = cmd == MB_CONTROL_SAVE, reset = cmd == MB_CONTROL_RESET;
 	if (status || stats) {
 		json_add(&j, "{");
 		status_fields(c, &j);

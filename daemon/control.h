@@ -17,8 +17,12 @@
  *
  * status: {"ok":true,"state":"running|paused|stopping","model":NAME,
  *   "version":N,"samples":N,"batches":N,"skipped":N,"cost":X,
- *   "accuracy":X,"samples_per_s":X,"snapshots":N,"lr":X,"rollbacks":N}
- * (lr: the learning rate of the next step, schedule applied; rollbacks:
+ *   "accuracy":X,"samples_per_s":X,"snapshots":N,"lr":X,"rollbacks":N,
+ *   "peers_refused":N[,"holdout":{"every":K,"samples":N,"scored":N,
+ *   "cost":X,"accuracy":X,"cost_average":X,"accuracy_average":X}]}
+ * (holdout: only with eval.holdout_every, daemon/holdout.h;
+ * peers_refused: connections refused on CURVE endpoints, daemon/zap.h;
+ * lr: the learning rate of the next step, schedule applied; rollbacks:
  * times the divergence guard restored the last good state)
  * stats: the same plus "sources":[{"name":NAME,"type":"zmq|file",
  *   "received":N,"queued":N,"dropped":N,"rejected":N,"bytes":N,

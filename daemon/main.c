@@ -36,6 +36,7 @@
 #include "config.h"
 #include "config_args.h"
 #include "control.h"
+#include "curve.h"
 #include "handover.h"
 #include "ingest.h"
 #include "log.h"
@@ -44,6 +45,7 @@
 #include "reload.h"
 #include "source.h"
 #include "trainer.h"
+#include "zap.h"
 #include "zsock.h"
 
 #ifndef MB_VERSION
@@ -84,7 +86,14 @@ static const char usage[] =
 	"after it has trained every queued batch, written a final checkpoint (see\n"
 	"checkpoint.dir in --help-config) and published a final snapshot;\n"
 	"SIGHUP reads the configuration again (as the control command reload does)\n"
-	"and applies the optimizer, publish and log settings without a restart.\n";
+	"and applies the optimizer, publish and log settings without a restart.\n"
+	"\n"
+	"With [security] curve on (or auto, the default, and a server.key in the key\n"
+	"directory, by default curve/ beside the configuration file), every tcp://\n"
+	"endpoint takes CURVE clients whose public keys are in the key directory's\n"
+	"clients/ (SIGHUP reads it again). Without CURVE, the daemon refuses to start\n"
+	"with a control endpoint other hosts could reach. minibatchctl keygen makes\n"
+	"key pairs.\n";
 
 /* One thread the main thread watches. */
 struct worker {
@@ -147,6 +156,10 @@ static int source_body(void *p)
 static int trainer_body(void *p) { return mb_trainer_run(p); }
 static int publisher_body(void *p) { return mb_publisher_run(p); }
 static int control_body(void *p) { return mb_control_run(p); }
+static int zap_body(void *p) { return mb_zap_run(p); }
+
+/* Monitor a socket's CURVE handshakes (zsock.h's watch hook). */
+static int zap_watch(void *zap, void *sock) { return mb_zap_watch(zap, sock); }
 
 /* Everything the daemon holds, so start-up and stop are written once each. */
 struct daemon {
@@ -162,11 +175,13 @@ struct daemon {
 	const struct mb_config_args *args; /* where the configuration came from, for reloads */
 	struct mb_reload *reload;       /* SIGHUP and control "reload" */
 	struct mb_metrics *metrics;     /* the HTTP endpoint, NULL when off or not bound */
+	struct mb_curve_setup curve;    /* [security], resolved */
+	struct mb_zap *zap;             /* the ZAP handler, NULL when CURVE is off */
 	double start_time_s;            /* CLOCK_REALTIME at start, for the metrics */
 	struct source_slot sources[MB_MAX_SOURCES]; /* one per configured source */
 	unsigned n_sources;             /* of them */
 	struct mb_ckpt_setup ckpt;      /* the checkpoint directory, and the sources as checkpoints see them */
-	struct worker trainer_w, publisher_w, control_w; /* the other threads */
+	struct worker trainer_w, publisher_w, control_w, zap_w; /* the other threads */
 	int done_fd;                    /* eventfd: some thread's body returned */
 	char topic[MB_MAX_TOPIC_BYTES + 1]; /* the model's name */
 };
@@ -250,6 +265,7 @@ static int trainer_cfg_build(const struct mb_config *c, struct mb_trainer_cfg *t
 		.every = c->guard.every,
 		.lr_factor = c->guard.lr_factor,
 	};
+	t->holdout_every = c->eval.holdout_every;
 	if (mb_config_optim_cfg(c, &t->optim) < 0) {
 		mb_log(LOG_ERR, "optimizer.kind %s or optimizer.schedule %s is not known to this build",
 		       c->optimizer.kind, c->optimizer.schedule);
@@ -318,6 +334,36 @@ static int checkpoint_setup(struct daemon *d, struct mb_trainer_cfg *tc)
 	return 0;
 }
 
+/*
+ * With CURVE on: the ZAP handler, bound before any socket has a CURVE
+ * endpoint (libzmq lets every client in while none is bound), and the
+ * server key for every socket made after this.
+ */
+static int curve_setup(struct daemon *d)
+{
+	const struct mb_curve_setup *cs = &d->curve;
+	if (!cs->on) {
+		mb_log(LOG_INFO, "CURVE is off: tcp endpoints are plaintext, and loopback only unless "
+		       "security.allow_plaintext_tcp is set");
+		return 0;
+	}
+	char err[512];
+	int r = mb_zap_new(&(struct mb_zap_cfg){.zmq_ctx = d->zctx, .dir = cs->dir}, &d->zap, err, sizeof err);
+	if (r < 0) {
+		mb_log(LOG_ERR, "CURVE: %s", err);
+		return r;
+	}
+	mb_zsock_curve_setup(&(struct mb_zsock_curve_cfg){
+		.secret_key = cs->secret_key,
+		.watch = zap_watch,
+		.watch_arg = d->zap,
+	});
+	size_t n = mb_zap_n_clients(d->zap);
+	mb_log(n ? LOG_INFO : LOG_WARNING, "CURVE on every tcp endpoint: server key %s, %zu allowed client key%s in %s/%s",
+	       cs->public_key, n, n == 1 ? "" : "s", cs->dir, MB_CURVE_CLIENTS_DIR);
+	return 0;
+}
+
 /* Create everything and bind every endpoint; no thread runs yet. */
 static int daemon_setup(struct daemon *d)
 {
@@ -343,6 +389,8 @@ static int daemon_setup(struct daemon *d)
 		mb_log(LOG_ERR, "cannot create the ZeroMQ context: %s", zmq_strerror(zmq_errno()));
 		return -zmq_errno();
 	}
+	if ((r = curve_setup(d)) < 0)
+		return r;
 
 	bool softmax_head = tc.model.output == MB_MODEL_SOFTMAX;
 	struct mb_ingest_cfg ic = {
@@ -446,6 +494,11 @@ static void worker_init(struct daemon *d, struct worker *w, const char *what, in
 static int daemon_start(struct daemon *d)
 {
 	int r;
+	if (d->zap) {
+		worker_init(d, &d->zap_w, "ZAP handler", zap_body, d->zap);
+		if ((r = worker_start(&d->zap_w)) < 0)
+			return r;
+	}
 	worker_init(d, &d->trainer_w, "trainer", trainer_body, d->trainer);
 	worker_init(d, &d->publisher_w, "publisher", publisher_body, d->publisher);
 	if ((r = worker_start(&d->trainer_w)) < 0 || (r = worker_start(&d->publisher_w)) < 0)
@@ -498,8 +551,15 @@ static void daemon_free(struct daemon *d)
 	mb_control_free(d->control);
 	mb_reload_free(d->reload);
 	mb_publisher_free(d->publisher);
+	/* The ZAP thread closes its sockets when the context ends: after every CURVE socket is closed. */
+	if (!d->zap_w.started)
+		d->zap = mb_zap_free(d->zap);
 	if (d->zctx)
 		zmq_ctx_term(d->zctx);
+	worker_join(&d->zap_w);
+	mb_zap_free(d->zap);
+	mb_zsock_curve_setup(&(struct mb_zsock_curve_cfg){.secret_key = NULL});
+	mb_curve_setup_wipe(&d->curve);
 	mb_trainer_free(d->trainer);
 	mb_ckpt_setup_release(&d->ckpt);
 	mb_handover_free(d->handover);
@@ -539,7 +599,7 @@ static bool sources_finished(const struct daemon *d)
 /* A thread that ended on its own: 1 if the daemon must stop with an error. */
 static int check_workers(struct daemon *d)
 {
-	struct worker *core[] = {&d->trainer_w, &d->publisher_w, &d->control_w};
+	struct worker *core[] = {&d->trainer_w, &d->publisher_w, &d->control_w, &d->zap_w};
 	for (size_t i = 0; i < sizeof core / sizeof core[0]; i++) {
 		if (core[i]->started && atomic_load_explicit(&core[i]->done, memory_order_acquire)) {
 			mb_log(LOG_ERR, "%s: stopped unexpectedly", core[i]->what);
@@ -590,6 +650,8 @@ static int daemon_loop(struct daemon *d, int sfd)
 					struct mb_cfg_err err;
 					mb_log(LOG_NOTICE, "SIGHUP: reloading the configuration");
 					mb_reload_run(d->reload, &ch, &err); /* logs its outcome */
+					if (d->zap)
+						mb_zap_reload(d->zap); /* the allowed client keys */
 				} else {
 					mb_log(LOG_NOTICE, "%s: stopping", strsignal((int)si.ssi_signo));
 					return 0;
@@ -731,11 +793,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "minibatchd: %s\n", err.text);
 		status = 1;
 	}
+	char file_buf[PATH_MAX];
+	const char *file = status < 0 ? mb_config_args_file(&args, file_buf, sizeof file_buf) : NULL;
+	if (status < 0 && mb_curve_resolve(d.cfg, file, &d.curve, err.text, sizeof err.text) < 0) {
+		fprintf(stderr, "minibatchd: %s\n", err.text);
+		status = 1;
+	}
 	if (status >= 0 || check_only) {
 		if (status < 0) {
 			mb_config_print(d.cfg, stdout);
 			status = 0;
 		}
+		mb_curve_setup_wipe(&d.curve);
 		mb_config_free(d.cfg);
 		free((void *)args.overrides);
 		return status;
@@ -745,8 +814,6 @@ int main(int argc, char **argv)
 	int level = LOG_INFO;
 	mb_log_level_parse(d.cfg->log.level, &level);
 	mb_log_set_level(level);
-	char file_buf[PATH_MAX];
-	const char *file = mb_config_args_file(&args, file_buf, sizeof file_buf);
 	mb_log(LOG_INFO, "configuration: %s%s", file ? file : "no file, the embedded defaults",
 	       args.n_overrides ? " and -o overrides" : "");
 

@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "zap.h"
 
 #define RENDER_FIRST_BYTES (64u << 10) /* first guess at the text's size; it grows when needed */
 
@@ -96,15 +97,18 @@ static double mono_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/*
- * The holdout's figures. The trainer scores no holdout yet, so the
- * families stay out; when its counters gain holdout cost and accuracy,
- * copy them here and set has_holdout.
- */
-static void collect_holdout(const struct mb_trainer_stats *t, struct mb_metrics_snapshot *s)
+/* The holdout's figures, when the configuration asks for a holdout. */
+static void collect_holdout(const struct mb_metrics_cfg *cfg, const struct mb_trainer_stats *t,
+			    struct mb_metrics_snapshot *s)
 {
-	(void)t;
-	s->has_holdout = false;
+	s->has_holdout = cfg->config && cfg->config->eval.holdout_every;
+	if (!s->has_holdout)
+		return;
+	s->holdout_cost = LOAD(t->holdout_cost);
+	s->holdout_accuracy = LOAD(t->holdout_accuracy);
+	s->holdout_samples = LOAD(t->held_out);
+	s->holdout_cost_average = LOAD(t->holdout_cost_average);
+	s->holdout_accuracy_average = LOAD(t->holdout_accuracy_average);
 }
 
 /* The checkpoint figures: counts, and the age and duration of the last one written. */
@@ -178,7 +182,8 @@ void mb_metrics_collect(const struct mb_metrics_cfg *cfg, struct mb_metrics_snap
 		s->reloads = LOAD(r->applied);
 		s->reloads_refused = LOAD(r->refused);
 	}
-	collect_holdout(t, s);
+	s->peers_refused = LOAD(mb_zap_stats()->refused);
+	collect_holdout(cfg, t, s);
 	collect_checkpoint(t, s);
 }
 

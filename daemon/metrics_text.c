@@ -242,6 +242,13 @@ size_t mb_metrics_text_render(const struct mb_metrics_snapshot *s, char *buf, si
 		gauge(&o, "minibatchd_holdout_cost", NULL, "Mean cost on the holdout samples.", s->holdout_cost);
 		gauge(&o, "minibatchd_holdout_accuracy", NULL, "Accuracy on the holdout samples.",
 		      s->holdout_accuracy);
+		counter(&o, "minibatchd_holdout_samples", NULL,
+			"Samples kept out of training and scored by the model of the moment.", s->holdout_samples);
+		gauge(&o, "minibatchd_holdout_cost_average", NULL, "Moving average of the held-out cost.",
+		      s->holdout_cost_average);
+		gauge(&o, "minibatchd_holdout_accuracy_average", NULL,
+		      "Moving average of the held-out accuracy (NaN when the model is not a classifier).",
+		      s->holdout_accuracy_average);
 	}
 	gauge(&o, "minibatchd_learning_rate", NULL, "Learning rate of the next step, schedule applied.", s->lr);
 	gauge(&o, "minibatchd_samples_per_second", NULL, "Rows trained per second over the last second or so.",
@@ -267,6 +274,9 @@ size_t mb_metrics_text_render(const struct mb_metrics_snapshot *s, char *buf, si
 	counter(&o, "minibatchd_config_reloads_refused", NULL,
 		"Configuration reloads refused: an invalid file, or a change that needs a restart.",
 		s->reloads_refused);
+	counter(&o, "minibatchd_peers_refused", NULL,
+		"Connections refused on CURVE endpoints: a client key not allowed, or no CURVE handshake.",
+		s->peers_refused);
 
 	put_str(&o, "# EOF\n");
 	if (cap)

@@ -80,6 +80,9 @@ struct mb_metrics_snapshot {
 	bool has_holdout;                  /* a holdout is scored */
 	double holdout_cost;               /* its mean cost */
 	double holdout_accuracy;           /* its accuracy; NaN when not a classifier */
+	uint64_t holdout_samples;          /* samples held out of training */
+	double holdout_cost_average;       /* moving average of the held-out cost */
+	double holdout_accuracy_average;   /* the same of the held-out accuracy */
 
 	uint64_t checkpoints;              /* checkpoints written */
 	uint64_t checkpoint_failures;      /* checkpoints that could not be written */
@@ -89,6 +92,7 @@ struct mb_metrics_snapshot {
 
 	uint64_t reloads;                  /* configuration reloads applied */
 	uint64_t reloads_refused;          /* reloads refused (bad file, change that needs a restart) */
+	uint64_t peers_refused;            /* connections refused on CURVE endpoints (daemon/zap.h) */
 };
 
 /*

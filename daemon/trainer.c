@@ -42,6 +42,7 @@
 #include <time.h>
 
 #include "eval.h"
+#include "holdout.h"
 #include "learner.h"
 #include "log.h"
 #include "rng.h"
@@ -110,6 +111,7 @@ struct mb_trainer {
 	size_t good_optim_len;          /* bytes of it in use */
 	uint64_t good_version;          /* model version of the copy */
 	uint64_t good_batches;          /* batches learned at the copy */
+	struct mb_trainer_holdout *holdout; /* every k-th sample scored, not learned; NULL: no holdout */
 };
 
 static int64_t mono_ns(void)
@@ -133,6 +135,8 @@ int mb_trainer_new(const struct mb_trainer_cfg *cfg, struct mb_trainer **ret)
 		return -EINVAL;
 	if (cfg->guard.enabled && mb_divergence_cfg_check(&cfg->guard) < 0)
 		return -EINVAL;
+	if (cfg->holdout_every == 1)
+		return -EINVAL;
 	struct mb_trainer *t = calloc(1, sizeof *t);
 	if (!t)
 		return -ENOMEM;
@@ -143,6 +147,10 @@ int mb_trainer_new(const struct mb_trainer_cfg *cfg, struct mb_trainer **ret)
 	atomic_init(&t->stats.accuracy, NAN);
 	atomic_init(&t->stats.samples_per_s, 0.0);
 	atomic_init(&t->stats.last_cost, NAN);
+	atomic_init(&t->stats.holdout_cost, NAN);
+	atomic_init(&t->stats.holdout_accuracy, NAN);
+	atomic_init(&t->stats.holdout_cost_average, NAN);
+	atomic_init(&t->stats.holdout_accuracy_average, NAN);
 	/* Every schedule starts at the base rate. */
 	atomic_init(&t->stats.lr, (double)cfg->optim.lr);
 	t->published_ns = t->rate_ns = t->ckpt_ns = mono_ns();
@@ -166,6 +174,7 @@ struct mb_trainer *mb_trainer_free(struct mb_trainer *t)
 	if (!t)
 		return NULL;
 	mb_learner_free(t->learner);
+	mb_trainer_holdout_free(t->holdout);
 	mb_ckpt_buf_release(&t->ckpt_buf);
 	free(t->good_params);
 	free(t->good_optim);
@@ -239,6 +248,15 @@ static int create_model(struct mb_trainer *t, const struct mb_shape *shape)
 		mb_log(LOG_ERR, "trainer: no memory for the divergence guard's copy of %zu parameters", n);
 		t->learner = mb_learner_free(t->learner);
 		return r;
+	}
+	if (t->cfg.holdout_every && !t->holdout) {
+		r = mb_trainer_holdout_new(t->cfg.holdout_every, mc.max_batch, shape->n_features, shape->n_targets,
+					   mb_model_is_classifier(m), &t->holdout);
+		if (r < 0) {
+			mb_log(LOG_ERR, "trainer: no memory for the holdout's rows");
+			t->learner = mb_learner_free(t->learner);
+			return r;
+		}
 	}
 	atomic_store_explicit(&t->stats.has_model, true, memory_order_release);
 	mb_log(LOG_INFO, "trainer: model with %u inputs, %u outputs, %zu parameters", mc.n_inputs, mc.n_outputs, n);
@@ -327,15 +345,49 @@ static void rollback(struct mb_trainer *t, const struct mb_batch *b, double cost
 		       lost, t->good_version, lr_before, lr_after, n);
 }
 
+/* Publish the holdout's figures. */
+static void holdout_figures(struct mb_trainer *t)
+{
+	const struct mb_trainer_holdout *ho = t->holdout;
+	atomic_store_explicit(&t->stats.held_out, ho->h.taken, memory_order_relaxed);
+	atomic_store_explicit(&t->stats.holdout_rows, ho->h.acc.rows, memory_order_relaxed);
+	atomic_store_explicit(&t->stats.holdout_cost, mb_trainer_holdout_cost(ho), memory_order_relaxed);
+	atomic_store_explicit(&t->stats.holdout_accuracy, mb_trainer_holdout_accuracy(ho), memory_order_relaxed);
+	atomic_store_explicit(&t->stats.holdout_cost_average, mb_ewma_value(&ho->cost), memory_order_relaxed);
+	atomic_store_explicit(&t->stats.holdout_accuracy_average,
+			      ho->classifier ? mb_ewma_value(&ho->accuracy) : NAN, memory_order_relaxed);
+}
+
+/*
+ * Take the holdout's rows out of b and score them with the model as it is
+ * before this step, so they are judged by a model that never learned
+ * from them. False when nothing is left to learn from.
+ */
+static bool hold_out(struct mb_trainer *t, struct mb_batch *b)
+{
+	struct mb_trainer_holdout *ho = t->holdout;
+	uint32_t rows = mb_trainer_holdout_split(ho, b);
+	if (!rows)
+		return b->rows != 0;
+	int r = mb_trainer_holdout_score(ho, t->learner, rows);
+	if (r < 0)
+		mb_log(LOG_WARNING, "trainer: %u held-out rows from source %u not scored: %s", rows, b->source,
+		       r == -EDOM ? "non-finite cost" : strerror(-r));
+	holdout_figures(t);
+	return b->rows != 0;
+}
+
 /*
  * One step on one batch: the learner's forward, progressive score,
  * backward and optimizer step, then the figures. This is the step
  * boundary: a synchronisation of the parameters with other trainers
  * (averaging) belongs right after the optimizer step, here.
  */
-static void trainer_step(struct mb_trainer *t, const struct mb_batch *b)
+static void trainer_step(struct mb_trainer *t, struct mb_batch *b)
 {
 	count_wait(t, b);
+	if (t->holdout && !hold_out(t, b))
+		return;
 	struct mb_step_result res = {0};
 	int r = mb_learner_step(t->learner, b->x, b->y, b->weighted ? b->w : NULL, b->rows, &res);
 	if (r < 0) {
@@ -536,7 +588,10 @@ static int ckpt_fill(struct mb_trainer *t, const char **why)
 		.accuracy_primed = t->accuracy.primed,
 		.cost = t->cost.value,
 		.accuracy = t->accuracy.value,
+		.has_holdout = t->holdout != NULL,
 	};
+	if (t->holdout)
+		mb_trainer_holdout_save(t->holdout, &st->counters.holdout);
 	st->has_rng = true;
 	mb_rng_save(&t->rng, st->rng);
 	st->config = t->cfg.config_text;
@@ -893,6 +948,11 @@ int mb_trainer_restore(struct mb_trainer *t, const struct mb_ckpt_state *st, cha
 		t->accuracy.value = st->counters.accuracy;
 		t->accuracy.primed = st->counters.accuracy_primed;
 		atomic_store_explicit(&t->stats.skipped, st->counters.skipped, memory_order_relaxed);
+	}
+	/* The same samples stay held out as in a run that never stopped. */
+	if (t->holdout && st->has_counters && st->counters.has_holdout) {
+		mb_trainer_holdout_restore(t->holdout, &st->counters.holdout);
+			holdout_figures(t);
 	}
 	if (st->has_rng && mb_rng_load(&t->rng, st->rng) < 0)
 		mb_log(LOG_WARNING, "checkpoint: the trainer's generator state is invalid: it keeps its seed");

@@ -53,6 +53,7 @@ struct mb_trainer_cfg {
 	const struct mb_ckpt_source_ref *sources; /* n_sources entries (not owned): names, counters, positions */
 	const char *config_text;         /* the CONFIG section; NULL: none */
 	struct mb_divergence_cfg guard;  /* the divergence guard; all zero: the guard is off */
+	uint32_t holdout_every;          /* every k-th sample scored, never learned (k >= 2); 0: no holdout */
 };
 
 /* Buckets of the batch-wait histogram: mb_trainer_wait_bounds_s upper bounds, then one for longer waits. */
@@ -85,6 +86,12 @@ struct mb_trainer_stats {
 	_Atomic int64_t checkpoint_ns;  /* CLOCK_MONOTONIC when the last checkpoint was written; 0: none yet */
 	_Atomic uint64_t checkpoint_duration_ns; /* how long the last written checkpoint took, encoding included */
 	_Atomic uint64_t rollbacks;     /* times the divergence guard restored the last good state */
+	_Atomic uint64_t held_out;      /* samples the holdout kept out of training */
+	_Atomic uint64_t holdout_rows;  /* of them, scored (rows of a non-finite score are not) */
+	_Atomic double holdout_cost;    /* mean cost over every held-out row scored; NaN before any */
+	_Atomic double holdout_accuracy; /* their accuracy; NaN before any or for a regression */
+	_Atomic double holdout_cost_average;     /* moving average of the held-out cost; NaN before any */
+	_Atomic double holdout_accuracy_average; /* the same of the held-out accuracy */
 };
 
 /* What the control socket may ask of the trainer thread. */

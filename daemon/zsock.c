@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* zsock.c - attach ZeroMQ sockets to endpoint lists. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,68 @@ static struct mb_zsock_peer_cfg peer_cfg = {
 	.reconnect_ms = MB_ZSOCK_RECONNECT_MS,
 	.reconnect_max_ms = MB_ZSOCK_RECONNECT_MAX_MS,
 };
+
+/* Written and read as peer_cfg is; the secret key lives in secret_key, wiped when CURVE is set off. */
+static struct mb_zsock_curve_cfg curve_cfg;
+static char secret_key[64];
+
+/* Replace the CURVE settings (see zsock.h). */
+void mb_zsock_curve_setup(const struct mb_zsock_curve_cfg *cfg)
+{
+	curve_cfg = *cfg;
+	memset(secret_key, 0, sizeof secret_key);
+	if (cfg->secret_key) {
+		snprintf(secret_key, sizeof secret_key, "%s", cfg->secret_key);
+		curve_cfg.secret_key = secret_key;
+	}
+}
+
+/* True for the transports that never leave the host. */
+static bool endpoint_is_local(const char *ep)
+{
+	return strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0;
+}
+
+/*
+ * Give sock the security of the endpoint it is about to be attached to:
+ * ZeroMQ copies a socket's options into each endpoint when it is bound or
+ * connected, so one socket can serve CURVE on tcp and stay plain on ipc.
+ * *watched says whether the socket's handshakes are monitored already;
+ * *plain_max holds the socket's own message limit (-2 until read).
+ */
+static int curve_for(void *sock, const char *ep, bool *watched, int64_t *plain_max)
+{
+	if (!curve_cfg.secret_key)
+		return 0;
+	bool curve = !endpoint_is_local(ep);
+	int r;
+	if (curve && !*watched && curve_cfg.watch) {
+		if ((r = curve_cfg.watch(curve_cfg.watch_arg, sock)) < 0)
+			return r;
+		*watched = true;
+	}
+	if (*plain_max == -2) {
+		size_t len = sizeof *plain_max;
+		if (zmq_getsockopt(sock, ZMQ_MAXMSGSIZE, plain_max, &len) < 0)
+			return -zmq_errno();
+	}
+	/*
+	 * The limit applies to the frames on the wire, the handshake's
+	 * commands included: leave room for them and for the encryption.
+	 */
+	int64_t max = *plain_max;
+	if (curve && max >= 0)
+		max = max + MB_ZSOCK_CURVE_OVERHEAD < MB_ZSOCK_CURVE_HANDSHAKE ? MB_ZSOCK_CURVE_HANDSHAKE
+										: max + MB_ZSOCK_CURVE_OVERHEAD;
+	if (zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof max) < 0)
+		return -zmq_errno();
+	if ((r = mb_zsock_set_int(sock, ZMQ_CURVE_SERVER, curve)) < 0)
+		return r;
+	size_t key_len = strlen(curve_cfg.secret_key) + 1;
+	if (curve && zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, curve_cfg.secret_key, key_len) < 0)
+		return -zmq_errno();
+	return 0;
+}
 
 /* Replace the peer settings (see zsock.h). */
 void mb_zsock_peer_setup(const struct mb_zsock_peer_cfg *cfg)
@@ -100,11 +163,17 @@ int mb_zsock_attach(void *sock, const char *list, bool bind, const char *runtime
 		snprintf(err, cap, "out of memory");
 		goto out_free;
 	}
+	bool watched = false;
+	int64_t plain_max = -2;
 	for (size_t i = 0; i < n; i++) {
 		char ep[MB_ZSOCK_ENDPOINT_BYTES];
 		r = mb_cfg_endpoint_resolve(items[i], runtime_dir, ep, sizeof ep);
 		if (r < 0) {
 			snprintf(err, cap, "%s: endpoint too long", items[i]);
+			goto out_unlink;
+		}
+		if ((r = curve_for(sock, ep, &watched, &plain_max)) < 0) {
+			snprintf(err, cap, "%s: cannot set up CURVE: %s", ep, zmq_strerror(-r));
 			goto out_unlink;
 		}
 		if ((bind ? zmq_bind(sock, ep) : zmq_connect(sock, ep)) < 0) {

@@ -18,8 +18,9 @@
 
 /*
  * Bind (or connect, when bind is false) sock to every endpoint of the comma
- * list. 0, or -errno with err (cap bytes) naming the endpoint and
- * ZeroMQ's reason. When ret_files is not NULL it gets the ipc socket files
+ * list, as a CURVE server on the network ones when CURVE is set up (see
+ * mb_zsock_curve_setup). 0, or -errno with err (cap bytes) naming the
+ * endpoint and ZeroMQ's reason. When ret_files is not NULL it gets the ipc socket files
  * bound (a NULL-terminated array, possibly empty) for
  * mb_zsock_unlink_files; on failure the files bound so far are unlinked.
  */
@@ -64,6 +65,30 @@ void mb_zsock_peer_setup(const struct mb_zsock_peer_cfg *cfg);
  * capped reconnect back-off. 0 or -errno.
  */
 int mb_zsock_peer_options(void *sock, int64_t max_msg_bytes, bool connecting);
+
+/*
+ * CURVE on the network endpoints ([security], daemon/curve.h): once set
+ * up, mb_zsock_attach makes sock a CURVE server with this secret key for
+ * every endpoint that is not ipc:// or inproc://, and a plain socket for
+ * those. A CURVE endpoint's message limit has room for the handshake and
+ * the encryption beyond the socket's own (mb_zsock_peer_options). watch, when not NULL, is called with watch_arg once for each
+ * socket before its first CURVE endpoint is attached (daemon/zap.h
+ * monitors its handshakes); its error fails the attach.
+ */
+#define MB_ZSOCK_CURVE_OVERHEAD  64   /* bytes CURVE adds to a message on the wire (33, rounded up) */
+#define MB_ZSOCK_CURVE_HANDSHAKE 1024 /* the longest CURVE handshake command, metadata included */
+
+struct mb_zsock_curve_cfg {
+	const char *secret_key;               /* the daemon's secret key, z85 (copied); NULL: CURVE off */
+	int (*watch)(void *watch_arg, void *sock); /* called for every socket given a CURVE endpoint */
+	void *watch_arg;                      /* its first argument */
+};
+
+/*
+ * Replace the process-wide CURVE settings (copied). Call it before the
+ * sockets are created, as mb_zsock_peer_setup.
+ */
+void mb_zsock_curve_setup(const struct mb_zsock_curve_cfg *cfg);
 
 /* Set an int socket option; -errno. */
 int mb_zsock_set_int(void *sock, int option, int value);

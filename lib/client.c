@@ -6,10 +6,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -143,6 +145,163 @@ int mb_client_endpoint(const char *dir, const char *name, char *buf, size_t cap)
 	return 0;
 }
 
+/* ---- CURVE keys ---- */
+
+#define KEY_FILE_MAX_BYTES 4096u /* a key file is a line or two of text */
+
+/* True for the transports that never leave the host, and so never carry CURVE. */
+static bool endpoint_is_local(const char *endpoint)
+{
+	return strncmp(endpoint, "ipc://", 6) == 0 || strncmp(endpoint, "inproc://", 9) == 0;
+}
+
+/* Make sock a CURVE client of the daemon when keys are given and the endpoint is a network one. */
+static int curve_options(void *sock, const struct mb_client_curve *curve, const char *endpoint)
+{
+	if (!curve || endpoint_is_local(endpoint))
+		return 0;
+	size_t n = MB_CLIENT_KEY_Z85_BYTES + 1;
+	if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, curve->server_key, n) ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, curve->public_key, n) ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, curve->secret_key, n))
+		return zmq_errno_neg();
+	return 0;
+}
+
+/* True when text is 40 characters of z85 that decode to a 32-byte key. */
+static bool z85_key_valid(const char *text)
+{
+	uint8_t raw[32];
+	return strlen(text) == MB_CLIENT_KEY_Z85_BYTES && zmq_z85_decode(raw, text) != NULL;
+}
+
+/* Read a key file (see client.h): the first line that is neither blank nor a comment. */
+int mb_client_key_read(const char *path, char ret[MB_CLIENT_KEY_Z85_BYTES + 1])
+{
+	char text[KEY_FILE_MAX_BYTES + 1];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t len = 0;
+	int r = 0;
+	while (len < sizeof text - 1) {
+		ssize_t n = read(fd, text + len, sizeof text - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	char extra;
+	if (r == 0 && len == sizeof text - 1 && read(fd, &extra, 1) == 1)
+		r = -E2BIG;
+	close(fd);
+	if (r < 0)
+		return r;
+	text[len] = '\0';
+	for (char *line = text; line && *line;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		char *end = line + strlen(line);
+		while (*line == ' ' || *line == '\t')
+			line++;
+		while (end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+			*--end = '\0';
+		if (*line && *line != '#') {
+			if (!z85_key_valid(line))
+				return -EBADMSG;
+			memcpy(ret, line, MB_CLIENT_KEY_Z85_BYTES + 1);
+			return 0;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return -EBADMSG;
+}
+
+/* Write text to a new file at path with mode; -EEXIST when it is there already. */
+static int write_new_file(const char *path, mode_t mode, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	size_t len = strlen(text), done = 0;
+	int r = 0;
+	/* The mode given to open() passes through the umask; the secret key's must not be wider. */
+	if (fchmod(fd, mode) < 0)
+		r = -errno;
+	while (r == 0 && done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			r = -errno;
+		else
+			done += (size_t)n;
+	}
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		unlink(path);
+	return r;
+}
+
+/* Write a new key pair as dir/NAME.key and dir/NAME.pub (see client.h). */
+int mb_client_keypair_write(const char *dir, const char *name)
+{
+	if (!dir || !*dir || !name || !*name || strchr(name, '/'))
+		return -EINVAL;
+	char pub[MB_CLIENT_KEY_Z85_BYTES + 1], sec[MB_CLIENT_KEY_Z85_BYTES + 1];
+	if (zmq_curve_keypair(pub, sec) < 0)
+		return zmq_errno_neg();
+	char key_path[4096], pub_path[4096], text[256];
+	int r = 0;
+	if ((size_t)snprintf(key_path, sizeof key_path, "%s/%s.key", dir, name) >= sizeof key_path ||
+	    (size_t)snprintf(pub_path, sizeof pub_path, "%s/%s.pub", dir, name) >= sizeof pub_path) {
+		r = -ENAMETOOLONG;
+		goto out_wipe;
+	}
+	if (access(pub_path, F_OK) == 0) {
+		r = -EEXIST;
+		goto out_wipe;
+	}
+	snprintf(text, sizeof text, "# CURVE secret key of %s (ZeroMQ z85). Keep it private.\n%s\n", name, sec);
+	if ((r = write_new_file(key_path, 0600, text)) < 0)
+		goto out_wipe;
+	snprintf(text, sizeof text, "# CURVE public key of %s (ZeroMQ z85).\n%s\n", name, pub);
+	if ((r = write_new_file(pub_path, 0644, text)) < 0)
+		unlink(key_path);
+out_wipe:
+	memset(sec, 0, sizeof sec);
+	memset(text, 0, sizeof text);
+	return r;
+}
+
+/* Load a client's CURVE keys (see client.h). */
+int mb_client_curve_load(const char *server_key_file, const char *key_file, struct mb_client_curve *ret)
+{
+	struct mb_client_curve c;
+	int r = mb_client_key_read(server_key_file, c.server_key);
+	if (r < 0)
+		return r;
+	if ((r = mb_client_key_read(key_file, c.secret_key)) < 0)
+		goto out_wipe;
+	if (zmq_curve_public(c.public_key, c.secret_key) < 0) {
+		r = zmq_errno_neg();
+		goto out_wipe;
+	}
+	*ret = c;
+out_wipe:
+	memset(&c, 0, sizeof c);
+	return r;
+}
+
 /* ---- Producer ---- */
 
 struct mb_producer {
@@ -237,6 +396,13 @@ static int producer_socket(struct mb_producer *p)
  */
 int mb_producer_new(const struct mb_producer_cfg *cfg, struct mb_producer **ret)
 {
+	return mb_producer_new_curve(cfg, NULL, ret);
+}
+
+/* mb_producer_new, a CURVE client on network endpoints when curve is not NULL. */
+int mb_producer_new_curve(const struct mb_producer_cfg *cfg, const struct mb_client_curve *curve,
+			  struct mb_producer **ret)
+{
 	int r = producer_check(cfg);
 	if (r < 0)
 		return r;
@@ -269,6 +435,8 @@ int mb_producer_new(const struct mb_producer_cfg *cfg, struct mb_producer **ret)
 		goto out_free;
 	r = producer_socket(p);
 	if (r < 0)
+		goto out_free;
+	if ((r = curve_options(p->sock, curve, cfg->endpoint)) < 0)
 		goto out_free;
 	if (zmq_connect(p->sock, cfg->endpoint)) {
 		r = zmq_errno_neg();
@@ -479,6 +647,13 @@ struct mb_subscriber {
  */
 int mb_subscriber_new(const struct mb_subscriber_cfg *cfg, struct mb_subscriber **ret)
 {
+	return mb_subscriber_new_curve(cfg, NULL, ret);
+}
+
+/* mb_subscriber_new, a CURVE client on network endpoints when curve is not NULL. */
+int mb_subscriber_new_curve(const struct mb_subscriber_cfg *cfg, const struct mb_client_curve *curve,
+			    struct mb_subscriber **ret)
+{
 	if (!cfg || !cfg->endpoint || !*cfg->endpoint)
 		return -EINVAL;
 	const char *topic = cfg->topic ? cfg->topic : "";
@@ -508,7 +683,7 @@ int mb_subscriber_new(const struct mb_subscriber_cfg *cfg, struct mb_subscriber 
 		r = zmq_errno_neg();
 		goto out_free;
 	}
-	if ((r = peer_options(s->sock)) < 0)
+	if ((r = peer_options(s->sock)) < 0 || (r = curve_options(s->sock, curve, cfg->endpoint)) < 0)
 		goto out_free;
 	if (zmq_connect(s->sock, cfg->endpoint)) {
 		r = zmq_errno_neg();
@@ -704,6 +879,8 @@ struct mb_client {
 	bool own_ctx;    /* ctx is ours to terminate */
 	void *sock;      /* REQ socket, made anew after a timeout */
 	char *endpoint;  /* control endpoint */
+	bool curve_on;   /* curve holds keys for a network endpoint */
+	struct mb_client_curve curve; /* the keys, for every socket made anew; wiped at free */
 };
 
 static int client_connect(struct mb_client *c)
@@ -713,6 +890,7 @@ static int client_connect(struct mb_client *c)
 		return zmq_errno_neg();
 	int zero = 0, r = 0;
 	if (zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero) || (r = peer_options(c->sock)) < 0 ||
+	    (r = curve_options(c->sock, c->curve_on ? &c->curve : NULL, c->endpoint)) < 0 ||
 	    zmq_connect(c->sock, c->endpoint)) {
 		if (r == 0)
 			r = zmq_errno_neg();
@@ -726,12 +904,23 @@ static int client_connect(struct mb_client *c)
 /* Connect a REQ socket to the control endpoint. 0 with *ret set, or -errno. */
 int mb_client_new(const char *endpoint, void *zmq_ctx, struct mb_client **ret)
 {
+	return mb_client_new_curve(endpoint, zmq_ctx, NULL, ret);
+}
+
+/* mb_client_new, a CURVE client on network endpoints when curve is not NULL. */
+int mb_client_new_curve(const char *endpoint, void *zmq_ctx, const struct mb_client_curve *curve,
+			struct mb_client **ret)
+{
 	if (!endpoint || !*endpoint)
 		return -EINVAL;
 	struct mb_client *c = calloc(1, sizeof *c);
 	if (!c)
 		return -ENOMEM;
 	int r;
+	if (curve) {
+		c->curve = *curve;
+		c->curve_on = true;
+	}
 	c->endpoint = strdup(endpoint);
 	if (!c->endpoint) {
 		r = -ENOMEM;
@@ -760,6 +949,7 @@ struct mb_client *mb_client_free(struct mb_client *c)
 		zmq_close(c->sock);
 	context_drop(c->ctx, c->own_ctx);
 	free(c->endpoint);
+	memset(&c->curve, 0, sizeof c->curve);
 	free(c);
 	return NULL;
 }

@@ -53,6 +53,54 @@ int mb_client_runtime_dir(char *buf, size_t cap);
  */
 int mb_client_endpoint(const char *dir, const char *name, char *buf, size_t cap);
 
+/* ---- CURVE: encryption and authentication on the network ---- */
+
+/*
+ * A daemon with CURVE on (minibatchd.conf [security]) serves every tcp://
+ * endpoint as a CURVE server and lets in only clients whose public key it
+ * was given; its ipc:// endpoints stay plain. The *_curve constructors
+ * below take a client's keys and use them on every endpoint but ipc://
+ * and inproc:// ones; with NULL keys they are the plain constructors.
+ *
+ * A key file holds one key as ZeroMQ's z85 text (40 characters) on a line
+ * of its own; blank lines and lines starting with '#' are ignored. A key
+ * pair is two files, NAME.key (the secret key, mode 0600) and NAME.pub
+ * (the public key): see mb_client_keypair_write.
+ */
+
+#define MB_CLIENT_KEY_Z85_BYTES 40u /* a CURVE key as z85 text, without its NUL */
+
+/* A CURVE client's keys, as z85 text. */
+struct mb_client_curve {
+	char server_key[MB_CLIENT_KEY_Z85_BYTES + 1]; /* the daemon's public key (its server.pub) */
+	char public_key[MB_CLIENT_KEY_Z85_BYTES + 1]; /* this client's public key */
+	char secret_key[MB_CLIENT_KEY_Z85_BYTES + 1]; /* this client's secret key */
+};
+
+/*
+ * Read the key in the key file at path into ret (z85, NUL-terminated).
+ * 0, or -errno: -EBADMSG when the file holds no valid z85 key of
+ * MB_CLIENT_KEY_Z85_BYTES characters, -E2BIG when it is over 4 KiB;
+ * ret untouched on failure.
+ */
+int mb_client_key_read(const char *path, char ret[MB_CLIENT_KEY_Z85_BYTES + 1]);
+
+/*
+ * Make a new CURVE key pair and write it into directory dir as NAME.key
+ * (the secret key, mode 0600) and NAME.pub (the public key, mode 0644).
+ * Neither file may exist yet (-EEXIST). 0, or -errno with nothing left
+ * behind; -ENOTSUP when this libzmq has no CURVE.
+ */
+int mb_client_keypair_write(const char *dir, const char *name);
+
+/*
+ * The keys of a CURVE client: the daemon's public key from
+ * server_key_file (its server.pub), and the client's key pair from the
+ * secret key file key_file (NAME.key; the public key is derived from it).
+ * 0, or -errno from mb_client_key_read; *ret untouched on failure.
+ */
+int mb_client_curve_load(const char *server_key_file, const char *key_file, struct mb_client_curve *ret);
+
 /* ---- Producer: samples to the daemon's ingest socket ---- */
 
 struct mb_producer_cfg {
@@ -79,6 +127,14 @@ struct mb_producer;
  * -EINVAL on a bad configuration, -errno from ZeroMQ otherwise.
  */
 int mb_producer_new(const struct mb_producer_cfg *cfg, struct mb_producer **ret);
+
+/*
+ * mb_producer_new with CURVE keys, used when the endpoint is not ipc:// or
+ * inproc://; curve NULL: no CURVE. A daemon that refuses the keys shows
+ * up as -EAGAIN from the sends, as a missing daemon does.
+ */
+int mb_producer_new_curve(const struct mb_producer_cfg *cfg, const struct mb_client_curve *curve,
+			  struct mb_producer **ret);
 
 /*
  * Append count samples: x is count x n_features, y count x n_targets (NULL
@@ -142,6 +198,10 @@ struct mb_subscriber;
 /* Connect a subscriber. -EINVAL on a bad configuration, -errno from ZeroMQ. */
 int mb_subscriber_new(const struct mb_subscriber_cfg *cfg, struct mb_subscriber **ret);
 
+/* mb_subscriber_new with CURVE keys (see mb_producer_new_curve); curve NULL: no CURVE. */
+int mb_subscriber_new_curve(const struct mb_subscriber_cfg *cfg, const struct mb_client_curve *curve,
+			    struct mb_subscriber **ret);
+
 /* Free a subscriber (closing its socket); NULL is fine. Returns NULL. */
 struct mb_subscriber *mb_subscriber_free(struct mb_subscriber *s);
 
@@ -169,6 +229,13 @@ struct mb_client;
 
 /* Connect a control client to the daemon's control endpoint. -EINVAL or -errno. */
 int mb_client_new(const char *endpoint, void *zmq_ctx, struct mb_client **ret);
+
+/*
+ * mb_client_new with CURVE keys (see mb_producer_new_curve), kept for the
+ * sockets made anew after a timeout; curve NULL: no CURVE.
+ */
+int mb_client_new_curve(const char *endpoint, void *zmq_ctx, const struct mb_client_curve *curve,
+			struct mb_client **ret);
 
 /* Free a control client; NULL is fine. Returns NULL. */
 struct mb_client *mb_client_free(struct mb_client *c);

@@ -12,10 +12,6 @@
 #include "sample.h"
 #include "wire.h"
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
 /* Largest finite binary16 value: F16 encoding saturates here, as U8 does at 255. */
 #define F16_MAX 65504.0f
 
@@ -71,13 +67,52 @@ static float feature_bound(enum mb_elem e, float scale, float offset)
 	return top * fabsf(scale) + fabsf(offset);
 }
 
+/*
+ * The hot loops below are built for AVX-512, for AVX2 and for plain x86-64,
+ * the loader picking what the CPU has (GCC's target_clones); elsewhere once.
+ * They compute the same values whichever runs.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__)
+#define HOT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define HOT_CLONES
+#endif
+
+/* Sixteen 32-bit words, any alignment, for the finiteness scan. */
+typedef uint32_t v16u __attribute__((vector_size(64), aligned(1), may_alias));
+
+/*
+ * Whether some float32 among n at p has the exponent of an infinity or a
+ * NaN: sixteen at a time, since a one-sample F32 message spends most of its
+ * decoding here. The wire is little-endian; so is the word in memory on
+ * the hosts the vector path is built for.
+ */
+HOT_CLONES
+static bool any_nonfinite_f32(const uint8_t *p, size_t n)
+{
+	uint32_t bad = 0;
+	size_t k = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const v16u exp_bits = {0x7f800000u, 0x7f800000u, 0x7f800000u, 0x7f800000u, 0x7f800000u, 0x7f800000u,
+			       0x7f800000u, 0x7f800000u, 0x7f800000u, 0x7f800000u, 0x7f800000u, 0x7f800000u,
+			       0x7f800000u, 0x7f800000u, 0x7f800000u, 0x7f800000u};
+	v16u acc = {0};
+	for (; k + 16 <= n; k += 16) {
+		v16u u = *(const v16u *)(const void *)(p + 4 * k);
+		acc |= (v16u)((u & exp_bits) == exp_bits);
+	}
+	for (unsigned l = 0; l < 16; l++)
+		bad |= acc[l];
+#endif
+	for (; k < n; k++)
+		bad |= !f32_bits_finite(mb_le32(p + 4 * k));
+	return bad != 0;
+}
+
 /* First non-finite float32 among n at p, or n when all are finite. */
 static size_t scan_f32(const uint8_t *p, size_t n)
 {
-	uint32_t bad = 0;
-	for (size_t k = 0; k < n; k++)
-		bad |= !f32_bits_finite(mb_le32(p + 4 * k));
-	if (!bad)
+	if (!any_nonfinite_f32(p, n))
 		return n;
 	for (size_t k = 0; k < n; k++)
 		if (!f32_bits_finite(mb_le32(p + 4 * k)))
@@ -260,15 +295,31 @@ int mb_sample_bin_parse(const void *buf, size_t len, const struct mb_shape *expe
 }
 
 /*
- * The hot path of U8 rows (784 pixels a sample). -O2 does not vectorise
- * the byte-to-float conversion on its own, so on x86-64 (where SSE2 is
- * always there) sixteen pixels are widened and converted per step.
+ * The hot path of U8 rows (784 pixels a sample): sixteen pixels widened
+ * and converted per step, in the widest vectors the CPU has. GCC does not
+ * widen bytes to floats well from portable code, hence the intrinsics and
+ * a choice made once when the library loads (an ifunc). Multiply and add
+ * stay two roundings (no fused multiply-add), so every variant decodes a
+ * pixel to the same float as the scalar loop.
  */
-static void u8_to_f32(float *restrict x, const uint8_t *restrict p, uint32_t n, float scale,
-		      float offset)
+typedef void u8_to_f32_fn(float *restrict x, const uint8_t *restrict p, uint32_t n, float scale, float offset);
+
+/* The pixels the vector loops left, one at a time. */
+static void u8_to_f32_tail(float *restrict x, const uint8_t *restrict p, uint32_t k, uint32_t n, float scale,
+			   float offset)
+{
+	for (; k < n; k++)
+		x[k] = (float)p[k] * scale + offset;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__)
+#include <immintrin.h>
+
+/* SSE2, which every x86-64 has: four unpacks from bytes to 32-bit lanes. */
+__attribute__((optimize("fp-contract=off")))
+static void u8_to_f32_sse2(float *restrict x, const uint8_t *restrict p, uint32_t n, float scale, float offset)
 {
 	uint32_t k = 0;
-#ifdef __SSE2__
 	const __m128i zero = _mm_setzero_si128();
 	const __m128 vs = _mm_set1_ps(scale), vo = _mm_set1_ps(offset);
 	for (; k + 16 <= n; k += 16) {
@@ -277,13 +328,63 @@ static void u8_to_f32(float *restrict x, const uint8_t *restrict p, uint32_t n, 
 		__m128i q[4] = {_mm_unpacklo_epi16(lo, zero), _mm_unpackhi_epi16(lo, zero),
 				_mm_unpacklo_epi16(hi, zero), _mm_unpackhi_epi16(hi, zero)};
 		for (int j = 0; j < 4; j++)
-			_mm_storeu_ps(x + k + 4 * j,
-				      _mm_add_ps(_mm_mul_ps(_mm_cvtepi32_ps(q[j]), vs), vo));
+			_mm_storeu_ps(x + k + 4 * j, _mm_add_ps(_mm_mul_ps(_mm_cvtepi32_ps(q[j]), vs), vo));
 	}
-#endif
-	for (; k < n; k++)
-		x[k] = (float)p[k] * scale + offset;
+	u8_to_f32_tail(x, p, k, n, scale, offset);
 }
+
+/* AVX2: eight pixels widened in one instruction. */
+__attribute__((target("avx2"), optimize("fp-contract=off")))
+static void u8_to_f32_avx2(float *restrict x, const uint8_t *restrict p, uint32_t n, float scale, float offset)
+{
+	uint32_t k = 0;
+	const __m256 vs = _mm256_set1_ps(scale), vo = _mm256_set1_ps(offset);
+	for (; k + 16 <= n; k += 16)
+		for (int j = 0; j < 2; j++) {
+			__m128i b = _mm_loadl_epi64((const __m128i *)(const void *)(p + k + 8 * j));
+			__m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+			_mm256_storeu_ps(x + k + 8 * j, _mm256_add_ps(_mm256_mul_ps(f, vs), vo));
+		}
+	u8_to_f32_tail(x, p, k, n, scale, offset);
+}
+
+/* AVX-512: sixteen pixels widened in one instruction. */
+__attribute__((target("avx512f"), optimize("fp-contract=off")))
+static void u8_to_f32_avx512(float *restrict x, const uint8_t *restrict p, uint32_t n, float scale, float offset)
+{
+	uint32_t k = 0;
+	const __m512 vs = _mm512_set1_ps(scale), vo = _mm512_set1_ps(offset);
+	for (; k + 16 <= n; k += 16) {
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
+		__m512 f = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+		_mm512_storeu_ps(x + k, _mm512_add_ps(_mm512_mul_ps(f, vs), vo));
+	}
+	u8_to_f32_tail(x, p, k, n, scale, offset);
+}
+
+/*
+ * Run by the dynamic loader, before a sanitizer's runtime is set up, so
+ * left uninstrumented: the widest variant this CPU runs.
+ */
+__attribute__((no_sanitize("address", "undefined")))
+static u8_to_f32_fn *u8_to_f32_pick(void)
+{
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f"))
+		return u8_to_f32_avx512;
+	if (__builtin_cpu_supports("avx2"))
+		return u8_to_f32_avx2;
+	return u8_to_f32_sse2;
+}
+
+static u8_to_f32_fn u8_to_f32 __attribute__((ifunc("u8_to_f32_pick")));
+#else
+/* Elsewhere the loop is left to the compiler. */
+static void u8_to_f32(float *restrict x, const uint8_t *restrict p, uint32_t n, float scale, float offset)
+{
+	u8_to_f32_tail(x, p, 0, n, scale, offset);
+}
+#endif
 
 /* The per-sample hot path: no checks, the parse did them. */
 void mb_sample_view_row(const struct mb_sample_view *v, uint32_t i, float *x, float *y, float *w)

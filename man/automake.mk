@@ -3,6 +3,7 @@
 MB_MAN_PAGES = \
 	man/minibatchctl.1 \
 	man/libminibatch.3 \
+	man/mb_client_curve_load.3 \
 	man/mb_client_model.3 \
 	man/mb_client_new.3 \
 	man/mb_client_runtime_dir.3 \
@@ -18,6 +19,9 @@ MB_MAN_PAGES = \
 # `man mb_producer_flush` finds mb_producer_append(3).
 MB_MAN_LINKS = \
 	man/mb_client_endpoint.3 \
+	man/mb_client_key_read.3 \
+	man/mb_client_keypair_write.3 \
+	man/mb_client_new_curve.3 \
 	man/mb_client_free.3 \
 	man/mb_client_n_classes.3 \
 	man/mb_client_predict.3 \
@@ -28,9 +32,11 @@ MB_MAN_LINKS = \
 	man/mb_producer_flush.3 \
 	man/mb_producer_free.3 \
 	man/mb_producer_messages.3 \
+	man/mb_producer_new_curve.3 \
 	man/mb_producer_send_line.3 \
 	man/mb_producer_sent.3 \
 	man/mb_subscriber_free.3 \
+	man/mb_subscriber_new_curve.3 \
 	man/mb_subscriber_latest.3
 
 dist_man_MANS += $(MB_MAN_PAGES) $(MB_MAN_LINKS)

@@ -20,3 +20,4 @@ include tests/install.mk
 include tests/torture.mk
 include tests/guard.mk
 include tests/peers.mk
+include tests/security.mk

@@ -42,7 +42,9 @@ static void fill(struct mb_ckpt_state *st, const struct mb_optim *o)
 	st->params = params;
 	st->optim = o;
 	st->counters = (struct mb_ckpt_counters){.samples = 4100, .batches = 65, .skipped = 1, .cost_primed = true,
-						 .cost = 0.3125, .accuracy = 0.0};
+						 .cost = 0.3125, .accuracy = 0.0, .has_holdout = true,
+						 .holdout = {.seen = 4200, .taken = 100, .rows = 99, .correct = 80,
+							     .cost_sum = 47.5}};
 	st->has_rng = true;
 	struct mb_rng r;
 	mb_rng_seed(&r, 99);
@@ -96,7 +98,14 @@ static void test_round_trip(void)
 	CU_ASSERT(n == (long)out.optim_len && memcmp(again, out.optim_state, out.optim_len) == 0);
 
 	CU_ASSERT(out.has_counters);
-	CU_ASSERT(memcmp(&out.counters, &in.counters, sizeof in.counters) == 0);
+	const struct mb_ckpt_counters *oc_ = &out.counters, *ic = &in.counters;
+	CU_ASSERT(oc_->samples == ic->samples && oc_->batches == ic->batches && oc_->skipped == ic->skipped);
+	CU_ASSERT(oc_->cost_primed == ic->cost_primed && oc_->accuracy_primed == ic->accuracy_primed);
+	CU_ASSERT(oc_->cost == ic->cost && oc_->accuracy == ic->accuracy);
+	/* The holdout's counters come back, so a restart holds out the same samples. */
+	CU_ASSERT(oc_->has_holdout);
+	CU_ASSERT(oc_->holdout.seen == 4200 && oc_->holdout.taken == 100 && oc_->holdout.rows == 99 &&
+		  oc_->holdout.correct == 80 && oc_->holdout.cost_sum == 47.5);
 	CU_ASSERT(out.has_rng && memcmp(out.rng, in.rng, MB_RNG_STATE_BYTES) == 0);
 	CU_ASSERT_EQUAL_FATAL(out.n_sources, 2);
 	const struct mb_ckpt_source *f = mb_ckpt_state_source(&out, "files");
@@ -116,6 +125,14 @@ static void test_round_trip(void)
 	CU_ASSERT_FATAL(mb_ckpt_state_encode(&in, &b) == 0);
 	CU_ASSERT(b.len == first_len && memcmp(b.out, first, first_len) == 0);
 	free(first);
+
+	/* Without a holdout the counters read back without one, the rest unchanged. */
+	in.counters.has_holdout = false;
+	CU_ASSERT_FATAL(mb_ckpt_state_encode(&in, &b) == 0);
+	CU_ASSERT(b.len == first_len - 5 * 8);
+	CU_ASSERT_FATAL(mb_ckpt_decode(b.out, b.len, &ck, NULL) == 0);
+	CU_ASSERT_FATAL(mb_ckpt_state_decode(&ck, &out, &d) == 0);
+	CU_ASSERT(out.has_counters && !out.counters.has_holdout && out.counters.samples == 4100);
 	mb_ckpt_buf_release(&b);
 	mb_optim_free(o);
 	mb_optim_free(o2);

@@ -323,6 +323,9 @@ static void text_families_and_values(void)
 	s.has_holdout = true;
 	s.holdout_cost = 0.75;
 	s.holdout_accuracy = 0.8;
+	s.holdout_samples = 600;
+	s.holdout_cost_average = 0.5;
+	s.holdout_accuracy_average = 0.85;
 	text = render(&s);
 	CU_ASSERT_FATAL(parse(text));
 	CU_ASSERT_EQUAL(value_of("minibatchd_snapshot_age_seconds", NULL, NULL), 1.5);
@@ -330,6 +333,9 @@ static void text_families_and_values(void)
 	CU_ASSERT_EQUAL(value_of("minibatchd_checkpoint_duration_seconds", NULL, NULL), 0.25);
 	CU_ASSERT_EQUAL(value_of("minibatchd_holdout_cost", NULL, NULL), 0.75);
 	CU_ASSERT_EQUAL(value_of("minibatchd_holdout_accuracy", NULL, NULL), 0.8);
+	CU_ASSERT_EQUAL(value_of("minibatchd_holdout_samples_total", NULL, NULL), 600);
+	CU_ASSERT_EQUAL(value_of("minibatchd_holdout_cost_average", NULL, NULL), 0.5);
+	CU_ASSERT_EQUAL(value_of("minibatchd_holdout_accuracy_average", NULL, NULL), 0.85);
 	free(text);
 }
 

@@ -31,6 +31,8 @@ enum ctl_global_opt {
 	CTL_OPT_SNAPSHOTS,
 	CTL_OPT_CONTROL,
 	CTL_OPT_TIMEOUT,
+	CTL_OPT_CURVE_SERVER_KEY,
+	CTL_OPT_CURVE_KEY,
 	CTL_OPT_BAD_GLOBAL,  /* ctl_getopt: a global option's argument was bad */
 	CTL_OPT_FIRST_LOCAL, /* subcommands number their own long options from here */
 };
@@ -41,7 +43,9 @@ enum ctl_global_opt {
 	{"ingest", required_argument, NULL, CTL_OPT_INGEST},                \
 	{"snapshots", required_argument, NULL, CTL_OPT_SNAPSHOTS},          \
 	{"control", required_argument, NULL, CTL_OPT_CONTROL},              \
-	{"timeout", required_argument, NULL, CTL_OPT_TIMEOUT}
+	{"timeout", required_argument, NULL, CTL_OPT_TIMEOUT},              \
+	{"curve-server-key", required_argument, NULL, CTL_OPT_CURVE_SERVER_KEY}, \
+	{"curve-key", required_argument, NULL, CTL_OPT_CURVE_KEY}
 
 /* Where the daemon is and how long to wait for it. */
 struct ctl_env {
@@ -51,6 +55,10 @@ struct ctl_env {
 	const char *control;      /* --control endpoint, or NULL for RUNDIR/control */
 	int timeout_ms;           /* --timeout: how long to wait for the daemon */
 	bool timeout_set;         /* --timeout was given (watch reads it differently) */
+	const char *curve_server_key; /* --curve-server-key FILE, or $MINIBATCH_CURVE_SERVER_KEY */
+	const char *curve_key;    /* --curve-key FILE (a secret key), or $MINIBATCH_CURVE_KEY */
+	bool curve_on;            /* curve holds the keys loaded from those files */
+	struct mb_client_curve curve; /* the keys, for every tcp:// endpoint */
 	char buf[3][MB_CLIENT_MAX_ENDPOINT]; /* storage for the endpoints made from the runtime dir */
 };
 
@@ -70,8 +78,15 @@ int ctl_getopt(struct ctl_env *env, int argc, char **argv, const char *shortopts
 /* The timeout to wait for the daemon in ms: --timeout, 5 s without it, -1 (forever) for --timeout 0. */
 int ctl_env_timeout(const struct ctl_env *env);
 
-/* Fill the endpoints not given from the runtime directory; -1 after a message. */
+/*
+ * Load the CURVE keys when given (options first, then the environment),
+ * and fill the endpoints not given from the runtime directory; -1 after a
+ * message.
+ */
 int ctl_env_resolve(struct ctl_env *env);
+
+/* The CURVE keys for the client constructors, NULL when none were given. */
+const struct mb_client_curve *ctl_env_curve(const struct ctl_env *env);
 
 /* Print a message prefixed with the program name to stderr. */
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

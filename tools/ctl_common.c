@@ -80,6 +80,12 @@ int ctl_global_option(struct ctl_env *env, int c, const char *arg)
 		env->timeout_ms = (int)lround(s * 1000.0);
 		env->timeout_set = true;
 		return 1;
+	case CTL_OPT_CURVE_SERVER_KEY:
+		env->curve_server_key = arg;
+		return 1;
+	case CTL_OPT_CURVE_KEY:
+		env->curve_key = arg;
+		return 1;
 	default:
 		return 0;
 	}
@@ -99,9 +105,46 @@ int ctl_getopt(struct ctl_env *env, int argc, char **argv, const char *shortopts
 	return -1;
 }
 
-/* Make the endpoints the options left open from the runtime directory. */
+/* Load the CURVE keys of the options or the environment, when any is given. */
+static int curve_load(struct ctl_env *env)
+{
+	const char *server = env->curve_server_key, *key = env->curve_key;
+	if (!server && !key) {
+		server = getenv("MINIBATCH_CURVE_SERVER_KEY");
+		key = getenv("MINIBATCH_CURVE_KEY");
+		if (server && !*server)
+			server = NULL;
+		if (key && !*key)
+			key = NULL;
+	}
+	if (!server && !key)
+		return 0;
+	if (!server || !key) {
+		ctl_err("CURVE needs both the daemon's public key (--curve-server-key FILE) and this client's "
+			"secret key (--curve-key FILE)");
+		return -1;
+	}
+	int r = mb_client_curve_load(server, key, &env->curve);
+	if (r < 0) {
+		ctl_err("cannot load the CURVE keys %s and %s: %s", server, key,
+			r == -EBADMSG ? "a file holds no z85 key of 40 characters" : strerror(-r));
+		return -1;
+	}
+	env->curve_on = true;
+	return 0;
+}
+
+/* The keys, when loaded. */
+const struct mb_client_curve *ctl_env_curve(const struct ctl_env *env)
+{
+	return env->curve_on ? &env->curve : NULL;
+}
+
+/* Load the keys, and make the endpoints the options left open from the runtime directory. */
 int ctl_env_resolve(struct ctl_env *env)
 {
+	if (!env->curve_on && curve_load(env) < 0)
+		return -1;
 	if (env->ingest && env->snapshots && env->control)
 		return 0;
 	char dir[MB_CLIENT_MAX_ENDPOINT];

@@ -197,7 +197,7 @@ int ctl_control(struct ctl_env *env, int argc, char **argv)
 		return CTL_EXIT_UNREACHABLE;
 
 	struct mb_client *cl;
-	int r = mb_client_new(env->control, NULL, &cl);
+	int r = mb_client_new_curve(env->control, NULL, ctl_env_curve(env), &cl);
 	if (r < 0) {
 		ctl_err("cannot connect to %s: %s", env->control, strerror(-r));
 		return CTL_EXIT_UNREACHABLE;

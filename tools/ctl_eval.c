@@ -156,7 +156,7 @@ int ctl_eval(struct ctl_env *env, int argc, char **argv)
 	int status = CTL_EXIT_FAILED;
 	struct mb_subscriber_cfg cfg = {.endpoint = env->snapshots, .topic = topic};
 	struct mb_subscriber *sub;
-	int r = mb_subscriber_new(&cfg, &sub);
+	int r = mb_subscriber_new_curve(&cfg, ctl_env_curve(env), &sub);
 	if (r < 0) {
 		ctl_err("cannot connect to %s: %s", env->snapshots, strerror(-r));
 		goto out_free_data;

@@ -245,7 +245,7 @@ static int feed_files(struct feed_run *f, char **files)
 		.timeout_ms = ctl_env_timeout(f->env),
 	};
 	choose_elem(f, &cfg);
-	int r = mb_producer_new(&cfg, &f->prod);
+	int r = mb_producer_new_curve(&cfg, ctl_env_curve(f->env), &f->prod);
 	if (r < 0) {
 		ctl_err("cannot connect to %s: %s", f->env->ingest, strerror(-r));
 		goto out_free_order;
@@ -295,7 +295,7 @@ static int feed_stdin(const struct ctl_env *env, const struct feed_args *a)
 		.timeout_ms = ctl_env_timeout(env),
 	};
 	struct mb_producer *p;
-	int r = mb_producer_new(&cfg, &p);
+	int r = mb_producer_new_curve(&cfg, ctl_env_curve(env), &p);
 	if (r < 0) {
 		ctl_err("cannot connect to %s: %s", env->ingest, strerror(-r));
 		return CTL_EXIT_FAILED;

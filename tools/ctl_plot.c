@@ -264,7 +264,7 @@ static int read_live(const struct ctl_env *env, const struct plot_args *a, struc
 {
 	struct mb_subscriber_cfg cfg = {.endpoint = env->snapshots, .topic = a->topic};
 	struct mb_subscriber *sub;
-	int r = mb_subscriber_new(&cfg, &sub);
+	int r = mb_subscriber_new_curve(&cfg, ctl_env_curve(env), &sub);
 	if (r < 0) {
 		ctl_err("cannot connect to %s: %s", env->snapshots, strerror(-r));
 		return CTL_EXIT_FAILED;

@@ -401,7 +401,7 @@ int ctl_predict(struct ctl_env *env, int argc, char **argv)
 	}
 	struct mb_subscriber_cfg cfg = {.endpoint = env->snapshots, .topic = topic};
 	struct mb_subscriber *sub;
-	int r = mb_subscriber_new(&cfg, &sub);
+	int r = mb_subscriber_new_curve(&cfg, ctl_env_curve(env), &sub);
 	if (r < 0) {
 		ctl_err("cannot connect to %s: %s", env->snapshots, strerror(-r));
 		status = CTL_EXIT_UNREACHABLE;

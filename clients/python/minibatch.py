@@ -860,6 +860,76 @@ def _context(context: Any) -> Any:
     return context if context is not None else zmq.Context.instance()
 
 
+# ---- CURVE (minibatchd.conf [security]) ----
+
+KEY_Z85_BYTES = 40
+"""A CURVE key as ZeroMQ's z85 text."""
+
+
+def read_key(path: str | os.PathLike[str]) -> bytes:
+    """The z85 key in a key file (the first line that is neither blank nor
+    a '#' comment), as `minibatchctl keygen` writes them. ValueError when
+    the file holds no key of 40 z85 characters."""
+    with open(path, "rb") as f:
+        text = f.read(4097)
+    if len(text) > 4096:
+        raise ValueError(f"{path}: longer than 4096 bytes, not a key file")
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(b"#"):
+            continue
+        if len(line) != KEY_Z85_BYTES:
+            break
+        try:
+            import zmq.utils.z85 as z85
+            z85.decode(line)
+        except (ImportError, ValueError, KeyError):
+            break
+        return line
+    raise ValueError(f"{path}: no z85 key of {KEY_Z85_BYTES} characters")
+
+
+class CurveKeys:
+    """A CURVE client's keys: the daemon's public key (its server.pub) and
+    this client's key pair, z85 bytes. Used on every endpoint but ipc://
+    and inproc:// ones, which the daemon keeps plain."""
+
+    def __init__(self, server_key: bytes, public_key: bytes, secret_key: bytes):
+        self.server_key = server_key
+        self.public_key = public_key
+        self.secret_key = secret_key
+
+    @classmethod
+    def load(cls, server_key_file: str | os.PathLike[str], key_file: str | os.PathLike[str]) -> CurveKeys:
+        """Read the daemon's public key file and this client's secret key
+        file (NAME.key); the public key is derived from the secret one."""
+        if zmq is None:
+            raise ImportError("CURVE needs pyzmq (python3-zmq)")
+        secret = read_key(key_file)
+        return cls(read_key(server_key_file), zmq.curve_public(secret), secret)
+
+    @classmethod
+    def from_env(cls) -> CurveKeys | None:
+        """The keys named by $MINIBATCH_CURVE_SERVER_KEY and
+        $MINIBATCH_CURVE_KEY (as for minibatchctl), or None when neither is
+        set. ValueError when only one is."""
+        server = os.environ.get("MINIBATCH_CURVE_SERVER_KEY") or None
+        key = os.environ.get("MINIBATCH_CURVE_KEY") or None
+        if not server and not key:
+            return None
+        if not server or not key:
+            raise ValueError("CURVE needs both MINIBATCH_CURVE_SERVER_KEY and MINIBATCH_CURVE_KEY")
+        return cls.load(server, key)
+
+    def apply(self, sock: Any, endpoint: str) -> None:
+        """Make sock a CURVE client of the daemon, unless endpoint stays on the host."""
+        if endpoint.startswith(("ipc://", "inproc://")):
+            return
+        sock.curve_serverkey = self.server_key
+        sock.curve_publickey = self.public_key
+        sock.curve_secretkey = self.secret_key
+
+
 class Producer:
     """Sends samples to the daemon's ingest socket, many to a message.
 
@@ -878,8 +948,9 @@ class Producer:
                  elem: Elem = Elem.F32, scale: float = 1.0, offset: float = 0.0,
                  weighted: bool = False, fmt: str = "binary", batch: int = 256,
                  text_bytes: int = 256 << 10, timeout_ms: int = 5000, bind: bool = False,
-                 context: Any = None):
-        """Open the socket and connect (or bind) it to endpoint.
+                 context: Any = None, curve: CurveKeys | None = None):
+        """Open the socket and connect (or bind) it to endpoint, as a CURVE
+        client with curve's keys unless endpoint is ipc:// or inproc://.
 
         n_features None takes the width of the first send(); fmt is
         "binary", "csv" or "libsvm"; batch is samples or lines per message.
@@ -919,6 +990,8 @@ class Producer:
             # times out and the samples stay here, counted as not sent.
             self._sock.setsockopt(zmq.IMMEDIATE, 1)
         try:
+            if curve is not None:
+                curve.apply(self._sock, endpoint)
             if bind:
                 self._sock.bind(endpoint)
             else:
@@ -1084,9 +1157,10 @@ class Subscriber:
     """
 
     def __init__(self, endpoint: str, topic: str | bytes = "", *, rcvhwm: int = 4,
-                 context: Any = None):
+                 context: Any = None, curve: CurveKeys | None = None):
         """Connect to the daemon's snapshot endpoint and subscribe to topic
-        (a model name; "" for every model)."""
+        (a model name; "" for every model); a CURVE client with curve's keys
+        unless endpoint is ipc:// or inproc://."""
         self.topic = topic.encode() if isinstance(topic, str) else bytes(topic)
         self.held: dict[str, Snapshot] = {}
         """The newest snapshot handed over, per topic."""
@@ -1096,6 +1170,8 @@ class Subscriber:
         self._sock.setsockopt(zmq.RCVHWM, rcvhwm)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.SUBSCRIBE, self.topic)
+        if curve is not None:
+            curve.apply(self._sock, endpoint)
         self._sock.connect(endpoint)
 
     def __enter__(self) -> Subscriber:
@@ -1181,16 +1257,21 @@ class Control:
     stuck waiting for a lost reply. Use from one thread.
     """
 
-    def __init__(self, endpoint: str, *, timeout_ms: int = 5000, context: Any = None):
-        """Connect to the daemon's control endpoint."""
+    def __init__(self, endpoint: str, *, timeout_ms: int = 5000, context: Any = None,
+                 curve: CurveKeys | None = None):
+        """Connect to the daemon's control endpoint; a CURVE client with
+        curve's keys unless endpoint is ipc:// or inproc://."""
         self.endpoint = endpoint
         self.timeout_ms = timeout_ms
+        self._curve = curve
         self._ctx = _context(context)
         self._sock = self._open()
 
     def _open(self) -> Any:
         s = self._ctx.socket(zmq.REQ)
         s.setsockopt(zmq.LINGER, 0)
+        if self._curve is not None:
+            self._curve.apply(s, self.endpoint)
         s.connect(self.endpoint)
         return s
 

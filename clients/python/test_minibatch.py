@@ -799,6 +799,83 @@ class Daemon(unittest.TestCase):
                 sys.stderr.write(f.read())
         self.assertEqual(proc.returncode, 0, "the daemon did not stop cleanly")
 
+    def test_curve(self):
+        """daemon/curve: with security.curve = on, a client with an allowed
+        key pair feeds, reads a snapshot and controls over tcp; one with
+        another key pair is refused and trains nothing."""
+        self.assertTrue(os.path.exists(DAEMON), f"{DAEMON} is missing")
+        import socket
+
+        def free_port() -> int:
+            with socket.socket() as so:
+                so.bind(("127.0.0.1", 0))
+                return so.getsockname()[1]
+
+        def write_pair(directory: str, name: str) -> None:
+            public, secret = zmq.curve_keypair()
+            with open(os.path.join(directory, name + ".key"), "wb") as f:
+                f.write(b"# CURVE secret key\n" + secret + b"\n")
+            with open(os.path.join(directory, name + ".pub"), "wb") as f:
+                f.write(b"# CURVE public key\n" + public + b"\n")
+
+        ports = [free_port() for _ in range(3)]
+        ingest, snapshots, control = (f"tcp://127.0.0.1:{p}" for p in ports)
+        ctx = zmq.Context()
+        with TempDir() as d:
+            keys = os.path.join(d, "curve")
+            os.makedirs(os.path.join(keys, "clients"))
+            write_pair(keys, "server")
+            write_pair(os.path.join(keys, "clients"), "alice")
+            write_pair(d, "mallory")
+            server = os.path.join(keys, "server.pub")
+            alice = mb.CurveKeys.load(server, os.path.join(keys, "clients", "alice.key"))
+            mallory = mb.CurveKeys.load(server, os.path.join(d, "mallory.key"))
+            self.assertEqual(alice.public_key, mb.read_key(os.path.join(keys, "clients", "alice.pub")))
+            opts = [f"daemon.runtime_dir={d}", "security.curve=on", f"security.curve_dir={keys}",
+                    f"publish.endpoint=ipc://snapshots,{snapshots}", f"control.endpoint=ipc://control,{control}",
+                    "source.in.type=zmq", f"source.in.endpoint=ipc://ingest,{ingest}", "metrics.listen=",
+                    "model.inputs=8", "batch.size=32", "batch.linger_ms=5"]
+            log = open(os.path.join(d, "daemon.log"), "wb")
+            proc = subprocess.Popen([DAEMON, *[a for o in opts for a in ("-o", o)]], stdout=log, stderr=log)
+            log.close()
+            try:
+                local = mb.Control(mb.endpoint("control", d), timeout_ms=500, context=ctx)
+                deadline = time.monotonic() + 20
+                while True:
+                    try:
+                        local.status()
+                        break
+                    except TimeoutError:
+                        self.assertLess(time.monotonic(), deadline, "the daemon never answered")
+                rng = np.random.default_rng(3)
+                x = rng.random((320, 8), dtype=np.float32)
+                y = rng.integers(0, 10, 320).astype(np.float32)
+
+                self.assertEqual(mb.Control(control, context=ctx, curve=alice).status()["state"], "running")
+                with mb.Producer(ingest, batch=64, context=ctx, curve=alice) as p:
+                    p.send(x, y)
+                deadline = time.monotonic() + 20
+                while local.status()["samples"] < len(x):
+                    self.assertLess(time.monotonic(), deadline, "the daemon did not learn alice's samples")
+                    time.sleep(0.05)
+                self.assertIsNotNone(mb.Subscriber(snapshots, context=ctx, curve=alice).recv(5000))
+
+                trained = local.status()["samples"]
+                with self.assertRaises(TimeoutError):
+                    mb.Control(control, timeout_ms=1000, context=ctx, curve=mallory).status()
+                p = mb.Producer(ingest, batch=64, timeout_ms=1000, context=ctx, curve=mallory)
+                with self.assertRaises(TimeoutError):
+                    p.send(x, y)
+                p.close(flush=False)
+                with self.assertRaises(TimeoutError):
+                    mb.Subscriber(snapshots, context=ctx, curve=mallory).recv(1000)
+                status = local.status()
+                self.assertEqual(status["samples"], trained)
+                self.assertGreaterEqual(status["peers_refused"], 3)
+            finally:
+                ctx.destroy(linger=0)
+                self.stop_daemon(proc, d)
+
     @unittest.skipUnless(fashion_available(), f"Fashion-MNIST not found in {FASHION}")
     def test_learns_fashion(self):
         """daemon/fashion: two passes over Fashion-MNIST sent from Python;

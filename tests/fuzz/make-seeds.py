@@ -12,6 +12,7 @@ Run it again after a format change; it replaces the seeds it writes.
 """
 import gzip
 import os
+import re
 import shutil
 import struct
 import sys
@@ -25,6 +26,11 @@ MAX_SAMPLES_PER_MSG = 65536
 MAX_LINE_BYTES = 1 << 20
 MAX_LAYERS = 16
 MAX_SECTIONS = 64
+MAX_CONTROL_BYTES = 4096
+MAX_MSG_BYTES = 64 << 20
+MAX_SOURCES = 32          # daemon/source.h
+CFG_NAME_BYTES = 64       # daemon/config.h: a source name, with its NUL
+CFG_VALUE_BYTES = 4096    # daemon/config.h: one value, with its NUL
 
 F32, F16, U8 = 1, 2, 3
 LINEAR, LOGISTIC, SOFTMAX, MLP = 1, 2, 3, 4
@@ -436,6 +442,163 @@ def gzip_seeds():
         pass
     return s
 
+# ---- control requests (daemon/control_parse.h) ----
+CONTROL_COMMANDS = ['status', 'stats', 'snapshot', 'pause', 'resume', 'reload', 'save', 'reset']
+
+
+def control_seeds():
+    s = {}
+    for c in CONTROL_COMMANDS:
+        s[c] = c.encode()
+        s[c + '-lf'] = c.encode() + b'\n'
+        s[c + '-crlf'] = c.encode() + b'\r\n'
+        s[c + '-argument'] = c.encode() + b' now'
+    s['empty'] = b''
+    s['lf-only'] = b'\n'
+    s['space-first'] = b' status'
+    s['space-after'] = b'status '
+    s['upper-case'] = b'STATUS'
+    s['prefix'] = b'stat'
+    s['longer-word'] = b'statuses'
+    s['unknown'] = b'frobnicate'
+    s['nul-inside'] = b'sta\0tus'
+    s['tab-inside'] = b'status\tnow'
+    s['high-byte'] = b'status\xff'
+    s['cr-inside'] = b'sta\rtus'
+    s['reload-override'] = b'reload -o optimizer.lr=0.1'
+    pad = MAX_CONTROL_BYTES - len('status ')
+    s['length-0'] = b''
+    s['length-max'] = b'status ' + b'x' * pad
+    s['length-max+1'] = b'status ' + b'x' * (pad + 1)
+    s['length-max-lf'] = b'x' * (MAX_CONTROL_BYTES - 1) + b'\n'
+    s['length-max+1-lf'] = b'status' + b'\n' * (MAX_CONTROL_BYTES - len('status') + 1)
+    return s
+
+
+# ---- configuration files (daemon/config.c, daemon/config_keys.c) ----
+def config_keys():
+    """The key table, read from daemon/config_keys.c so the seeds follow it."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(here, '..', '..', 'daemon', 'config_keys.c')
+    with open(path) as f:
+        text = f.read()
+    consts = {'MB_MAX_FEATURES': MAX_FEATURES, 'MB_MAX_TARGETS': MAX_TARGETS,
+              'MB_MAX_CLASSES': MAX_CLASSES, 'MB_MAX_MSG_BYTES': MAX_MSG_BYTES,
+              'U32_MAX_D': 2**32 - 1, 'U64_MAX_D': 2**64 - 1}
+    row = re.compile(r'\{"(\w+)", "(\w+)", (NULL|"\w+"), MB_CFG_(\w+), (NULL|"[^"]*"), '
+                     r'([\w.+-]+), ([\w.+-]+), (NULL|"[^"]*"),')
+    keys = []
+    for m in row.finditer(text):
+        section, name, stype, typ, default, lo, hi, choices = m.groups()
+        num = lambda v: consts[v] if v in consts else float(v)
+        keys.append({'section': section, 'name': name,
+                     'stype': None if stype == 'NULL' else stype.strip('"'),
+                     'type': typ, 'default': None if default == 'NULL' else default.strip('"'),
+                     'min': num(lo), 'max': num(hi),
+                     'choices': None if choices == 'NULL' else choices.strip('"').split('|')})
+    if len(keys) < 40:
+        sys.exit('make-seeds.py: cannot read the key table of daemon/config_keys.c')
+    return keys
+
+
+def ini(sections):
+    """An INI text of [(section, [(key, value), ...]), ...]."""
+    out = []
+    for name, kvs in sections:
+        out.append(f'[{name}]')
+        out.extend(f'{k} = {v}' for k, v in kvs)
+        out.append('')
+    return '\n'.join(out).encode()
+
+
+def number(x):
+    return str(int(x)) if float(x).is_integer() and abs(x) < 2**64 else repr(float(x))
+
+
+def config_seeds():
+    keys = config_keys()
+    zmq_src = ('source.in', [('type', 'zmq'), ('endpoint', 'ipc://in')])
+    file_src = ('source.files', [('type', 'file'), ('path', '/tmp/a.idx,/tmp/b.csv'),
+                                 ('format', 'idx'), ('labels', '/tmp/labels.idx')])
+    s = {}
+    s['empty'] = b''
+    s['comments'] = b'# a comment\n; another\n\n   \n'
+    s['one-source'] = ini([zmq_src])
+    s['file-source'] = ini([file_src])
+    # every global key at its default, written out
+    groups = {}
+    for k in keys:
+        if k['section'] != 'source' and k['default'] is not None:
+            groups.setdefault(k['section'], []).append((k['name'], k['default'] or '""'))
+    s['defaults'] = ini(list(groups.items()) + [zmq_src, file_src])
+    # each numeric key at 0, min, max and max+1; each enum at every word and a wrong one
+    for k in keys:
+        sect = k['section']
+        if sect == 'source':
+            base = zmq_src if k['stype'] in (None, 'zmq') else file_src
+            sect = base[0]
+            wrap = lambda kv, base=base: ini([(base[0], [p for p in base[1] if p[0] != kv[0]] + [kv])])
+        else:
+            wrap = lambda kv, sect=sect: ini([(sect, [kv])])
+        tag = f'{k["section"]}.{k["name"]}'
+        if k['type'] in ('U32', 'U64', 'DOUBLE'):
+            for label, v in (('0', 0), ('min', k['min']), ('max', k['max'])):
+                s[f'{tag}-{label}'] = wrap((k['name'], number(v)))
+            over = k['max'] + 1 if k['type'] != 'DOUBLE' else k['max'] * 2 or 1
+            s[f'{tag}-max+1'] = wrap((k['name'], number(over)))
+            if k['min'] > 0:
+                under = k['min'] - 1 if k['type'] != 'DOUBLE' else k['min'] / 2
+                s[f'{tag}-min-1'] = wrap((k['name'], number(under)))
+        elif k['type'] == 'ENUM':
+            for word in k['choices']:
+                s[f'{tag}-{word}'] = wrap((k['name'], word))
+            s[f'{tag}-wrong'] = wrap((k['name'], 'wrong'))
+        elif k['type'] == 'BOOL':
+            for word in ('true', 'off', 'YES', 'maybe'):
+                s[f'{tag}-{word}'] = wrap((k['name'], word))
+        else:
+            s[f'{tag}-empty'] = wrap((k['name'], '""'))
+            s[f'{tag}-quoted'] = wrap((k['name'], '" spaced value "'))
+    # lengths and counts: a value of CFG_VALUE_BYTES - 1 and CFG_VALUE_BYTES,
+    # source names of 63 and 64 bytes, MAX_SOURCES and one more sources,
+    # MB_MAX_LAYERS - 1 and MB_MAX_LAYERS hidden layers
+    s['value-max'] = ini([('model', [('name', 'v' * (CFG_VALUE_BYTES - 1))])])
+    s['value-max+1'] = ini([('model', [('name', 'v' * CFG_VALUE_BYTES)])])
+    for label, n in (('max', CFG_NAME_BYTES - 1), ('max+1', CFG_NAME_BYTES)):
+        s[f'source-name-{label}'] = ini([('source.' + 'n' * n, zmq_src[1])])
+    for label, n in (('max', MAX_SOURCES), ('max+1', MAX_SOURCES + 1)):
+        s[f'sources-{label}'] = ini([(f'source.s{i}', [('type', 'zmq'), ('endpoint', f'ipc://s{i}')])
+                                     for i in range(n)])
+    for label, n in (('0', 0), ('max', MAX_LAYERS - 1), ('max+1', MAX_LAYERS)):
+        s[f'hidden-{label}'] = ini([('model', [('kind', 'mlp'), ('hidden', ','.join(['8'] * n))])])
+    s['hidden-width-max+1'] = ini([('model', [('kind', 'mlp'), ('hidden', str(MAX_FEATURES + 1))])])
+    # the usual faults of an INI file
+    s['set-twice'] = b'[batch]\nsize = 1\nsize = 2\n'
+    s['key-outside-section'] = b'size = 1\n[batch]\n'
+    s['unknown-section'] = b'[nosuch]\nkey = 1\n'
+    s['unknown-key'] = b'[batch]\nnosuch = 1\n'
+    s['header-junk'] = b'[batch] junk\n'
+    s['no-equals'] = b'[batch]\nsize\n'
+    s['empty-key'] = b'[batch]\n = 1\n'
+    s['nul-byte'] = b'[batch]\nsize = 1\0\n'
+    s['crlf'] = b'[batch]\r\nsize = 32\r\n'
+    s['no-final-newline'] = b'[batch]\nsize = 32'
+    s['source-without-type'] = b'[source.x]\nendpoint = ipc://x\n'
+    s['source-key-of-other-type'] = b'[source.x]\ntype = zmq\nendpoint = ipc://x\npath = /tmp/x\n'
+    s['source-without-endpoint'] = b'[source.x]\ntype = zmq\n'
+    s['metrics-ipv6'] = b'[metrics]\nlisten = [::1]:0\n'
+    s['metrics-bad'] = b'[metrics]\nlisten = nowhere\n'
+    # values mb_config_print writes ambiguously (see fuzz_config.c)
+    s['value-in-quotes-quoted'] = b'[model]\nname = ""x""\n'
+    s['override-line-break'] = b'\0model.name=a\nb'
+    # after the file and a NUL byte, -o overrides, NUL-separated
+    s['overrides'] = ini([zmq_src]) + b'\0optimizer.lr=0.1\0source.in.rcvhwm=10\0batch.size=128'
+    s['override-no-equals'] = b'\0batch.size'
+    s['override-unknown'] = b'\0nosuch.key=1'
+    s['override-source'] = b'\0source.o.type=file\0source.o.path=/tmp/x'
+    s['override-long-key'] = b'\0' + b'k' * 300 + b'=1'
+    return s
+
 
 SEEDS = {
     'sample_bin': sample_bin_seeds,
@@ -444,6 +607,8 @@ SEEDS = {
     'snapshot': snapshot_seeds,
     'gzip': gzip_seeds,
     'checkpoint': checkpoint_seeds,
+    'control': control_seeds,
+    'config': config_seeds,
 }
 
 
