@@ -156,7 +156,7 @@ const struct mb_cfg_key mb_cfg_keys[] = {
 	{"guard", "every", NULL, MB_CFG_U32, "100", 1, U32_MAX_D, NULL, OFF(guard.every),
 	 "batches with a sane cost between two copies of the good state"},
 	{"guard", "lr_factor", NULL, MB_CFG_DOUBLE, "0.5", 1e-6, 1, NULL, OFF(guard.lr_factor),
-	 "each rollback multiplies the learning rate by this"},
+	 "the learning rate is multiplied by this at a rollback, once per burst of diverging batches"},
 
 	/* [eval] */
 	{"eval", "holdout_every", NULL, MB_CFG_U32, "0", 0, 1000000, NULL, OFF(eval.holdout_every),

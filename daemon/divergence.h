@@ -33,7 +33,8 @@ struct mb_divergence_cfg {
 	double factor;       /* a cost above factor times the average is a divergence; > 1 */
 	uint32_t warmup;     /* sane batches before the factor test applies (non-finite counts at once) */
 	uint32_t every;      /* sane batches between two copies of the good state; >= 1 */
-	double lr_factor;    /* the learning rate is multiplied by this at each rollback; in (0, 1] */
+	double lr_factor;    /* the learning rate is multiplied by this at each rollback that follows a
+	                      * sane step (once per burst of diverging batches); in (0, 1] */
 };
 
 /* What the trainer should do after a step. */

@@ -112,6 +112,7 @@ struct mb_trainer {
 	uint64_t good_version;          /* model version of the copy */
 	uint64_t good_batches;          /* batches learned at the copy */
 	struct mb_trainer_holdout *holdout; /* every k-th sample scored, not learned; NULL: no holdout */
+	bool diverging;                 /* the last batch was rolled back, and no sane step came since */
 };
 
 static int64_t mono_ns(void)
@@ -321,12 +322,21 @@ static void rollback(struct mb_trainer *t, const struct mb_batch *b, double cost
 		mb_log(LOG_ERR, "trainer: divergence rollback: the optimizer state could not be restored: %s; "
 		       "its moments carry on", strerror(-r));
 	double lr_before = mb_optim_lr(o);
-	struct mb_optim_cfg lowered = t->cfg.optim;
-	lowered.lr = (float)(lowered.lr * t->cfg.guard.lr_factor);
-	lowered.lr_min = (float)(lowered.lr_min * t->cfg.guard.lr_factor);
-	r = mb_optim_reconfigure(o, &lowered);
-	if (r == 0)
-		t->cfg.optim = lowered;
+	/*
+	 * A burst of bad batches in a row is one divergence: the first lowers
+	 * the rate; the next ones are scored by the good state just restored,
+	 * so their cost is the data's doing, and lowering again would only
+	 * starve the learning that follows.
+	 */
+	if (!t->diverging) {
+		struct mb_optim_cfg lowered = t->cfg.optim;
+		lowered.lr = (float)(lowered.lr * t->cfg.guard.lr_factor);
+		lowered.lr_min = (float)(lowered.lr_min * t->cfg.guard.lr_factor);
+		r = mb_optim_reconfigure(o, &lowered);
+		if (r == 0)
+			t->cfg.optim = lowered;
+	}
+	t->diverging = true;
 	double lr_after = mb_optim_lr(o);
 	uint64_t lost = t->batches - t->good_batches;
 	t->version++;
@@ -412,6 +422,7 @@ static void trainer_step(struct mb_trainer *t, struct mb_batch *b)
 		rollback(t, b, res.cost);
 		return;
 	}
+	t->diverging = false;
 	if (v == MB_DIVERGENCE_SAVE)
 		guard_keep(t);
 	if (isfinite(res.cost))
@@ -694,6 +705,7 @@ static int reset_model(struct mb_trainer *t, struct mb_trainer_reply *reply)
 		goto out_free;
 	memcpy(mb_model_params(m), mb_model_params(fresh), n * sizeof(float));
 	t->version++;
+	t->diverging = false;
 	mb_divergence_restart(&t->guard);
 	guard_keep(t);
 	mb_ewma_reset(&t->cost);

@@ -7,7 +7,8 @@
  * whose pixels are scaled by 1e6 and whose labels are random: with the
  * learning rate as configured their cost explodes. The divergence guard
  * must roll back to the last good state (status "rollbacks" >= 1), lower
- * the learning rate, say so in one log line per rollback, and keep
+ * the learning rate once for the whole burst (halved, not halved per bad
+ * batch), say so in one log line per rollback, and keep
  * learning: after more good rows the published model scores >= 0.75 on
  * t10k.
  */
@@ -118,6 +119,8 @@ static void poison_rolled_back_and_recovers(void)
 	fprintf(stderr, "t10k accuracy: %.4f before the poison, %.4f after; rollbacks %g, lr %g -> %g\n", before,
 		after, harness_json_num(status, NULL, "rollbacks"), LR, harness_json_num(status, NULL, "lr"));
 	CU_ASSERT(after >= 0.75);
+	/* The poisoned batches came in a row: one divergence, the rate halved once. */
+	CU_ASSERT(fabs(harness_json_num(status, NULL, "lr") - LR * 0.5) < 1e-6);
 	/* One warning line per rollback, with the figures. */
 	CU_ASSERT(harness_log_contains(&h, "trainer: divergence: cost"));
 	CU_ASSERT(harness_log_count(&h, "batches undone, back to version") ==
