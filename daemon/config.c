@@ -352,6 +352,9 @@ int mb_config_set(struct mb_config *c, const char *dotted, const char *value,
 		return fail(err, r, origin, dotted, "too many configuration files");
 	if (strlen(value) >= MB_CFG_VALUE_BYTES)
 		return fail(err, -E2BIG, &o, dotted, "value longer than %u bytes", MB_CFG_VALUE_BYTES - 1);
+	/* A value is one line: --check-config prints it as one, and a file could not hold another. */
+	if (strpbrk(value, "\r\n"))
+		return fail(err, -EINVAL, &o, dotted, "a value cannot hold a line break");
 
 	const char *dot = strchr(dotted, '.');
 	if (!dot || dot == dotted)
@@ -702,8 +705,10 @@ int mb_config_optim_cfg(const struct mb_config *c, struct mb_optim_cfg *ret)
 
 static void print_value(FILE *f, const char *key, const char *value)
 {
-	bool quote = value[0] && (isspace((unsigned char)value[0]) ||
-				  isspace((unsigned char)value[strlen(value) - 1]));
+	/* Quotes are taken off on reading: a value in quotes of its own keeps them only inside another pair. */
+	size_t n = strlen(value);
+	bool quote = n && (isspace((unsigned char)value[0]) || isspace((unsigned char)value[n - 1]) ||
+			   (value[0] == '"' && value[n - 1] == '"'));
 	fprintf(f, "%s = %s%s%s\n", key, quote ? "\"" : "", value, quote ? "\"" : "");
 }
 

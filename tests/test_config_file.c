@@ -157,6 +157,39 @@ static void overrides_after_file(void)
 	CU_ASSERT(strstr(err.text, "/nonexistent/minibatchd.conf") != NULL);
 }
 
+/* What --check-config prints loads again to the same configuration, quoted values included. */
+static void printout_reads_back(void)
+{
+	struct mb_cfg_err err;
+	const char *text = "[model]\nname = \"\"in quotes\"\"\n[daemon]\nruntime_dir = \" /tmp/x \"\n";
+	write_file(path, text, strlen(text));
+	struct mb_config_args a = {.file = path};
+	struct mb_config *c = NULL, *again = NULL;
+	CU_ASSERT_FATAL(mb_config_args_load(&a, &c, &err) == 0);
+	CU_ASSERT_STRING_EQUAL(c->model.name, "\"in quotes\"");
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	CU_ASSERT_FATAL(f != NULL);
+	mb_config_print(c, f);
+	fclose(f);
+	write_file(path, out, len);
+	CU_ASSERT_FATAL(mb_config_args_load(&a, &again, &err) == 0);
+	CU_ASSERT_STRING_EQUAL(again->model.name, "\"in quotes\"");
+	CU_ASSERT_STRING_EQUAL(again->daemon.runtime_dir, " /tmp/x ");
+	free(out);
+	mb_config_free(c);
+	mb_config_free(again);
+
+	/* A line break cannot be printed as one line: -o refuses it. */
+	const char *multi[] = {"model.name=two\nlines"};
+	struct mb_config_args o = {.overrides = multi, .n_overrides = 1, .no_config = true};
+	c = NULL;
+	CU_ASSERT(mb_config_args_load(&o, &c, &err) == -EINVAL);
+	CU_ASSERT_PTR_NULL(c);
+	CU_ASSERT_STRING_EQUAL(err.text, "-o #1: model.name: a value cannot hold a line break");
+}
+
 static void default_file_location(void)
 {
 	char buf[512], conf[300], want[300];
@@ -225,6 +258,7 @@ int main(void)
 	MB_SUITE("config_file", {"config_file/errors_name_file_line_key", errors_name_file_line_key},
 		 {"config_file/valid_file_read", valid_file_read},
 		 {"config_file/overrides_after_file", overrides_after_file},
+		 {"config_file/printout_reads_back", printout_reads_back},
 		 {"config_file/default_file_location", default_file_location});
 	int r = mb_test_run();
 	unlink(path);

@@ -588,7 +588,7 @@ def config_seeds():
     s['source-without-endpoint'] = b'[source.x]\ntype = zmq\n'
     s['metrics-ipv6'] = b'[metrics]\nlisten = [::1]:0\n'
     s['metrics-bad'] = b'[metrics]\nlisten = nowhere\n'
-    # values mb_config_print writes ambiguously (see fuzz_config.c)
+    # values mb_config_print once wrote ambiguously: in quotes of their own, and with a line break
     s['value-in-quotes-quoted'] = b'[model]\nname = ""x""\n'
     s['override-line-break'] = b'\0model.name=a\nb'
     # after the file and a NUL byte, -o overrides, NUL-separated
