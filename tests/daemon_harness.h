@@ -152,4 +152,10 @@ int64_t harness_newest_ckpt(const char *dir, unsigned *ret_temps);
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t harness_now_ms(void);
 
+/*
+ * A TCP port on 127.0.0.1 that was free a moment ago (another process may
+ * take it before the caller binds it), or -1.
+ */
+int harness_free_port(void);
+
 #endif /* MB_TESTS_DAEMON_HARNESS_H */

@@ -44,22 +44,6 @@ static char ep_ingest[64], ep_snapshots[64], ep_control[64];
 static struct mb_client_curve alice, mallory;
 static bool running;
 
-/* A TCP port on loopback that was free a moment ago. */
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 /* A figure of the daemon's status, read over its plain ipc control socket. */
 static double status_of(const char *key)
 {
@@ -146,7 +130,7 @@ static void start(void)
 	CU_ASSERT(strcmp(alice.public_key, mallory.public_key) != 0);
 
 	for (int i = 0; i < 3; i++)
-		CU_ASSERT_FATAL((ports[i] = free_port()) > 0);
+		CU_ASSERT_FATAL((ports[i] = harness_free_port()) > 0);
 	snprintf(ep_ingest, sizeof ep_ingest, "tcp://127.0.0.1:%d", ports[0]);
 	snprintf(ep_snapshots, sizeof ep_snapshots, "tcp://127.0.0.1:%d", ports[1]);
 	snprintf(ep_control, sizeof ep_control, "tcp://127.0.0.1:%d", ports[2]);

@@ -61,22 +61,6 @@
 
 static struct mb_dataset *test_set;
 
-/* A TCP port on loopback that was free a moment ago. */
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 /* A plain TCP connection to the port, or -1. */
 static int tcp_open(int port)
 {
@@ -241,7 +225,7 @@ static int produce(struct mb_producer *p, uint32_t count)
 
 static void garbage_connections(void)
 {
-	int port = free_port();
+	int port = harness_free_port();
 	CU_ASSERT_FATAL(port > 0);
 	struct harness h;
 	CU_ASSERT_FATAL(start_with_tcp(&h, port, NULL) == 0);
@@ -279,7 +263,7 @@ static void garbage_connections(void)
 
 static void stalled_dropped(void)
 {
-	int port = free_port();
+	int port = harness_free_port();
 	CU_ASSERT_FATAL(port > 0);
 	struct harness h;
 	CU_ASSERT_FATAL(start_with_tcp(&h, port, NULL) == 0);
@@ -324,7 +308,7 @@ static void stalled_dropped(void)
 /* The [zmq] keys reach the sockets: shorter heartbeats find a silent peer sooner. */
 static void heartbeat_configurable(void)
 {
-	int port = free_port();
+	int port = harness_free_port();
 	CU_ASSERT_FATAL(port > 0);
 	char ep[128];
 	snprintf(ep, sizeof ep, "source.in.endpoint=tcp://127.0.0.1:%d", port);
@@ -487,7 +471,7 @@ static void slow_subscriber(void)
 
 static void producer_first(void)
 {
-	int port = free_port();
+	int port = harness_free_port();
 	CU_ASSERT_FATAL(port > 0);
 	/* Its own context: it exists before the daemon's harness does. */
 	struct mb_producer *p = producer_to(NULL, port);
@@ -510,7 +494,7 @@ static void producer_first(void)
 
 static void source_reconnects(void)
 {
-	int port = free_port();
+	int port = harness_free_port();
 	CU_ASSERT_FATAL(port > 0);
 	char ep[128], opt[160];
 	snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
