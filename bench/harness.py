@@ -242,7 +242,7 @@ def section_training(ctx):
 def section_quality(ctx):
     epochs = 1 if ctx.quick else QUALITY_EPOCHS
     at = [e for e in QUALITY_AT if e <= epochs]
-    t = max(ctx.threads)
+    t = 1  # accuracy does not depend on the thread count; one keeps the ten-epoch peers affordable
     acc = {}  # (impl, model, epoch) -> [accuracy per seed]
     for rep in range(ctx.reps):
         seed = rep + 1
