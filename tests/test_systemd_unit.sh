@@ -97,6 +97,19 @@ else
 	grep '✗' "$tmp/security.log"
 fi
 
+# walled_in PATH: the first directory above PATH that other users cannot
+# search (a checkout in a private temporary directory, say), or nothing.
+walled_in() {
+	d=$(dirname "$(readlink -f "$1")")
+	while [ "$d" != / ]; do
+		case $(stat -c %A "$d") in
+		?????????x | ?????????t) ;;
+		*) echo "$d"; return 0 ;;
+		esac
+		d=$(dirname "$d")
+	done
+}
+
 # The sandbox checks.
 sandbox="$srcdir/systemd/unit-sandbox.py"
 real="$builddir/daemon/.libs/minibatchd"
@@ -108,6 +121,8 @@ elif [ "$daemon" = /bin/true ]; then
 	why="the daemon is not built"
 elif grep -aqE '__(asan|tsan)_init' "$real"; then
 	why="a sanitizer build (LeakSanitizer and ThreadSanitizer need calls the filter refuses)"
+elif ! unreachable=$(walled_in "$real") || [ -n "$unreachable" ]; then
+	why="the unit's dynamic user cannot reach the daemon: $unreachable is closed to other users"
 elif ! python3 "$sandbox" "$test_unit" /bin/true >"$tmp/probe.log" 2>&1 ||
 	! grep -qx 'exit 0' "$tmp/probe.log"; then
 	why="the sandbox cannot be built here: $(cat "$tmp/probe.log")"
