@@ -70,9 +70,16 @@ static float feature_bound(enum mb_elem e, float scale, float offset)
 /*
  * The hot loops below are built for AVX-512, for AVX2 and for plain x86-64,
  * the loader picking what the CPU has (GCC's target_clones); elsewhere once.
- * They compute the same values whichever runs.
+ * They compute the same values whichever runs. Sanitizer builds take the
+ * portable loops: the loader runs a CPU choice before a sanitizer's
+ * runtime is set up, and ThreadSanitizer's instrumentation of it crashes.
  */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__) && \
+	!defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define MB_CPU_DISPATCH 1
+#endif
+
+#ifdef MB_CPU_DISPATCH
 #define HOT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define HOT_CLONES
@@ -312,7 +319,7 @@ static void u8_to_f32_tail(float *restrict x, const uint8_t *restrict p, uint32_
 		x[k] = (float)p[k] * scale + offset;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__)
+#ifdef MB_CPU_DISPATCH
 #include <immintrin.h>
 
 /* SSE2, which every x86-64 has: four unpacks from bytes to 32-bit lanes. */
@@ -362,11 +369,7 @@ static void u8_to_f32_avx512(float *restrict x, const uint8_t *restrict p, uint3
 	u8_to_f32_tail(x, p, k, n, scale, offset);
 }
 
-/*
- * Run by the dynamic loader, before a sanitizer's runtime is set up, so
- * left uninstrumented: the widest variant this CPU runs.
- */
-__attribute__((no_sanitize("address", "undefined")))
+/* Run by the dynamic loader: the widest variant this CPU runs. */
 static u8_to_f32_fn *u8_to_f32_pick(void)
 {
 	__builtin_cpu_init();
