@@ -634,7 +634,8 @@ static int finish_eval(struct mb_config *c, struct mb_cfg_err *err)
 	if (c->eval.holdout_every != 1)
 		return 0;
 	size_t row = 0;
-	while (strcmp(mb_cfg_keys[row].section, "eval") || strcmp(mb_cfg_keys[row].name, "holdout_every"))
+	while (row + 1 < mb_cfg_n_keys &&
+	       (strcmp(mb_cfg_keys[row].section, "eval") || strcmp(mb_cfg_keys[row].name, "holdout_every")))
 		row++;
 	return fail(err, -EINVAL, &c->origin[row], "eval.holdout_every",
 		    "1 would hold out every sample and learn from none: 0 (no holdout) or 2 and more");

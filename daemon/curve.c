@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <zmq.h>
 
 #include "curve.h"
@@ -41,8 +43,14 @@ bool mb_curve_endpoint_is_loopback(const char *endpoint)
 		return false;
 	memcpy(host, addr, n);
 	host[n] = '\0';
-	return strcmp(host, "localhost") == 0 || strcmp(host, "lo") == 0 || strcmp(host, "::1") == 0 ||
-	       strncmp(host, "127.", 4) == 0;
+	if (strcmp(host, "localhost") == 0 || strcmp(host, "lo") == 0)
+		return true;
+	/* An address, not a name that merely starts like one ("127.example.org" is anywhere). */
+	struct in_addr a4;
+	struct in6_addr a6;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
 /*
@@ -131,6 +139,15 @@ int mb_curve_resolve(const struct mb_config *c, const char *config_file, struct 
 	else if (strcmp(c->security.curve, "auto") == 0)
 		s.on = access(path, F_OK) == 0;
 	if (s.on) {
+		/* Like ssh with a private key: a secret others can read is no secret, refuse it. */
+		struct stat st;
+		bool credential = creds && *creds && strncmp(path, creds, strlen(creds)) == 0;
+		if (!credential && stat(path, &st) == 0 && (st.st_mode & 077)) {
+			snprintf(err, cap, "security.curve: the server's secret key %s is open to others (mode %03o): "
+				 "chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+			r = -EPERM;
+			goto out_wipe;
+		}
 		if ((r = mb_client_key_read(path, s.secret_key)) < 0) {
 			snprintf(err, cap, "security.curve: cannot read the server's secret key %s: %s", path,
 				 r == -EBADMSG ? "not a z85 key of 40 characters" : strerror(-r));

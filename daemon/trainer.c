@@ -964,7 +964,7 @@ int mb_trainer_restore(struct mb_trainer *t, const struct mb_ckpt_state *st, cha
 	/* The same samples stay held out as in a run that never stopped. */
 	if (t->holdout && st->has_counters && st->counters.has_holdout) {
 		mb_trainer_holdout_restore(t->holdout, &st->counters.holdout);
-			holdout_figures(t);
+		holdout_figures(t);
 	}
 	if (st->has_rng && mb_rng_load(&t->rng, st->rng) < 0)
 		mb_log(LOG_WARNING, "checkpoint: the trainer's generator state is invalid: it keeps its seed");

@@ -296,6 +296,25 @@ static void plaintext_rules(void)
 				  "publish.endpoint=tcp://[::1]:7711,tcp://localhost:7714", NULL};
 	CU_ASSERT(check_config(loopback, err, sizeof err) == 0);
 
+	/* A host name that only starts like a loopback address is somewhere else. */
+	const char *lookalike[] = {"security.curve=off", "source.x.type=zmq", "source.x.bind=false",
+				   "source.x.endpoint=tcp://127.example.org:7710", NULL};
+	CU_ASSERT(check_config(lookalike, err, sizeof err) == 1);
+	CU_ASSERT(strstr(err, "127.example.org") != NULL);
+
+	/* A secret key others can read is refused, as ssh refuses such a private key. */
+	char kd[] = "/tmp/mbd-curvekey.XXXXXX", key[64], dir_opt[64];
+	CU_ASSERT_FATAL(mkdtemp(kd) != NULL);
+	CU_ASSERT_FATAL(mb_client_keypair_write(kd, "server") == 0);
+	snprintf(key, sizeof key, "%s/server.key", kd);
+	snprintf(dir_opt, sizeof dir_opt, "security.curve_dir=%s", kd);
+	const char *open_key[] = {"security.curve=on", dir_opt, NULL};
+	CU_ASSERT(check_config(open_key, err, sizeof err) == 0);
+	CU_ASSERT_FATAL(chmod(key, 0640) == 0);
+	CU_ASSERT(check_config(open_key, err, sizeof err) == 1);
+	CU_ASSERT(strstr(err, "open to others") != NULL);
+	harness_remove_tree(kd);
+
 	/* CURVE on without a key: a clear error, never a silent plaintext start. */
 	const char *no_key[] = {"security.curve=on", "security.curve_dir=/nonexistent/curve", NULL};
 	CU_ASSERT(check_config(no_key, err, sizeof err) == 1);

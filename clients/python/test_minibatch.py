@@ -813,7 +813,8 @@ class Daemon(unittest.TestCase):
 
         def write_pair(directory: str, name: str) -> None:
             public, secret = zmq.curve_keypair()
-            with open(os.path.join(directory, name + ".key"), "wb") as f:
+            fd = os.open(os.path.join(directory, name + ".key"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
                 f.write(b"# CURVE secret key\n" + secret + b"\n")
             with open(os.path.join(directory, name + ".pub"), "wb") as f:
                 f.write(b"# CURVE public key\n" + public + b"\n")
