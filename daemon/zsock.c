@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "curve.h"
 #include "zsock.h"
 
 /*
@@ -39,12 +40,6 @@ void mb_zsock_curve_setup(const struct mb_zsock_curve_cfg *cfg)
 	}
 }
 
-/* True for the transports that never leave the host. */
-static bool endpoint_is_local(const char *ep)
-{
-	return strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0;
-}
-
 /*
  * Give sock the security of the endpoint it is about to be attached to:
  * ZeroMQ copies a socket's options into each endpoint when it is bound or
@@ -56,7 +51,7 @@ static int curve_for(void *sock, const char *ep, bool *watched, int64_t *plain_m
 {
 	if (!curve_cfg.secret_key)
 		return 0;
-	bool curve = !endpoint_is_local(ep);
+	bool curve = mb_curve_endpoint_is_network(ep);
 	int r;
 	if (curve && !*watched && curve_cfg.watch) {
 		if ((r = curve_cfg.watch(curve_cfg.watch_arg, sock)) < 0)
