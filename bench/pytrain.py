@@ -136,18 +136,20 @@ class Sklearn:
     def mlp(self, batch, optim, lr, seed, shuffle=False):
         from sklearn.neural_network import MLPClassifier
         solver = "adam" if optim == "adam" else "sgd"
-        # A RandomState rather than the seed itself: every fit re-reads random_state, and an
-        # int would start each epoch's shuffle from the same state, giving the same order.
+        # A RandomState rather than the seed itself: every partial_fit re-reads random_state, and
+        # an int would start each epoch's shuffle from the same state, giving the same order.
         return MLPClassifier(hidden_layer_sizes=(128,), solver=solver, batch_size=batch,
                              learning_rate_init=lr, momentum=0.9 if optim in ("momentum", "nesterov") else 0.0,
                              nesterovs_momentum=optim == "nesterov", alpha=0.0, max_iter=1, warm_start=True,
                              shuffle=shuffle, random_state=np.random.RandomState(seed))
 
     def epoch(self, est, kind, x, y, batch):
-        if kind == "mlp":
-            est.fit(x, y)
-            return
         classes = np.arange(10)
+        if kind == "mlp":
+            # partial_fit, not fit: each fit would start a fresh Adam (its moments and step
+            # count reset every epoch); partial_fit keeps the optimizer from one epoch to the next.
+            est.partial_fit(x, y, classes=classes)
+            return
         for at in range(0, len(x) - batch + 1, batch):
             est.partial_fit(x[at:at + batch], y[at:at + batch], classes=classes)
 
@@ -162,7 +164,7 @@ class Sklearn:
     def quality(self, a, x, y, xt, yt):
         est = self.softmax(a.lr_sgd, a.seed) if a.model == "softmax" else \
             self.mlp(a.batch, a.optim, a.lr, a.seed, shuffle=a.reshuffle)
-        # MLPClassifier shuffles inside fit; SGDClassifier's partial_fit takes the rows as given.
+        # MLPClassifier shuffles inside partial_fit; SGDClassifier's takes the rows as given.
         order = np.random.default_rng(a.seed) if a.reshuffle and a.model == "softmax" else None
         for e in range(1, a.epochs + 1):
             if order is not None:
