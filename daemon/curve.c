@@ -169,9 +169,39 @@ out_wipe:
 	return r;
 }
 
-/* Wipe the secret key (see curve.h). */
+/* Wipe the secret key (see curve.h); explicit_bzero, since no later read tells the compiler to keep the stores. */
 void mb_curve_setup_wipe(struct mb_curve_setup *s)
 {
 	if (s)
-		memset(s->secret_key, 0, sizeof s->secret_key);
+		explicit_bzero(s->secret_key, sizeof s->secret_key);
+}
+
+/*
+ * libzmq 4.3 has the option, but zmq.h declares it only with the draft API;
+ * the number is part of its ABI.
+ */
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93
+#endif
+
+/* The ZAP domain and its enforcement for one endpoint (see curve.h). */
+int mb_curve_zap_options(void *sock, bool curve)
+{
+	const char *domain = MB_CURVE_ZAP_DOMAIN;
+	if (!curve) {
+		char now[256];
+		size_t len = sizeof now;
+		if (zmq_getsockopt(sock, ZMQ_ZAP_DOMAIN, now, &len) < 0)
+			return -zmq_errno();
+		/*
+		 * libzmq cannot clear a domain once set: one a CURVE endpoint of
+		 * the socket left behind becomes the plain domain instead.
+		 */
+		domain = len > 1 ? MB_CURVE_PLAIN_ZAP_DOMAIN : NULL;
+	}
+	int enforce = curve;
+	if ((domain && zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) < 0) ||
+	    zmq_setsockopt(sock, ZMQ_ZAP_ENFORCE_DOMAIN, &enforce, sizeof enforce) < 0)
+		return -zmq_errno();
+	return 0;
 }

@@ -36,6 +36,8 @@
 #define MB_CURVE_SERVER_KEY  "server.key"            /* the secret key's file in the key directory */
 #define MB_CURVE_CLIENTS_DIR "clients"               /* the allowed clients' directory in it */
 #define MB_CURVE_CREDENTIAL  "curve-server.key"      /* the secret key as a systemd credential (LoadCredential=) */
+#define MB_CURVE_ZAP_DOMAIN  "minibatchd"            /* the ZAP domain of every CURVE endpoint */
+#define MB_CURVE_PLAIN_ZAP_DOMAIN "minibatchd-plain"  /* a plain endpoint's, after a CURVE one on its socket */
 
 /* The resolved [security] section. */
 struct mb_curve_setup {
@@ -55,8 +57,24 @@ struct mb_curve_setup {
 int mb_curve_resolve(const struct mb_config *c, const char *config_file, struct mb_curve_setup *ret, char *err,
 		     size_t cap);
 
-/* Wipe the secret key; NULL is fine. */
+/*
+ * Wipe the secret key; NULL is fine. Call it as soon as the key has been
+ * handed on (mb_zsock_curve_setup keeps its own copy): a key left in
+ * memory ends up in core dumps and swap.
+ */
 void mb_curve_setup_wipe(struct mb_curve_setup *s);
+
+/*
+ * Give sock the ZAP options of the endpoint it is about to be bound or
+ * connected to: a CURVE endpoint (curve true) gets the ZAP domain
+ * MB_CURVE_ZAP_DOMAIN and ZMQ_ZAP_ENFORCE_DOMAIN, so a handshake that
+ * finds no ZAP handler is refused instead of let in; a plain one gets
+ * neither. 0, or -errno (a libzmq without the option fails the attach
+ * rather than run open). A plain endpoint after a CURVE one on the same
+ * socket gets MB_CURVE_PLAIN_ZAP_DOMAIN, which the handler lets through to
+ * the file permissions, since libzmq cannot take a domain back.
+ */
+int mb_curve_zap_options(void *sock, bool curve);
 
 /* True when endpoint leaves the host's ipc and inproc transports (tcp://, ws://, ...). */
 bool mb_curve_endpoint_is_network(const char *endpoint);

@@ -359,6 +359,8 @@ static int curve_setup(struct daemon *d)
 		.watch = zap_watch,
 		.watch_arg = d->zap,
 	});
+	/* zsock keeps the one copy it needs; no other stays in memory. */
+	mb_curve_setup_wipe(&d->curve);
 	size_t n = mb_zap_n_clients(d->zap);
 	mb_log(n ? LOG_INFO : LOG_WARNING, "CURVE on every tcp endpoint: server key %s, %zu allowed client key%s in %s/%s",
 	       cs->public_key, n, n == 1 ? "" : "s", cs->dir, MB_CURVE_CLIENTS_DIR);

@@ -6,9 +6,17 @@
  * inproc://zeromq.zap.01, RFC 27) about every CURVE handshake; this one
  * lets in the clients whose public keys are in the key directory's
  * clients/ (one NAME.pub each, daemon/curve.h) and refuses the rest.
- * libzmq lets any CURVE client in while no handler is bound, so the
- * handler is bound before the first CURVE endpoint and lives until the
- * context is terminated.
+ * A key file or a clients/ directory that a user other than the daemon's
+ * and root owns, or that its group or others may write to, is ignored
+ * (logged), as ssh ignores such an authorized_keys. An allowed client's
+ * messages carry its z85 public key as their "User-Id" property.
+ *
+ * libzmq lets any CURVE client in while no handler is bound, unless the
+ * socket enforces its ZAP domain: every CURVE endpoint does
+ * (mb_curve_zap_options), and the handler is bound before the first one
+ * and serves until the context is terminated, whatever single request
+ * fails. A reload only decides about new handshakes: a session already
+ * open when its key is removed stays open until it ends.
  *
  * One thread owns the ZAP socket, and with it one monitor socket per
  * CURVE socket (mb_zap_watch), which reports the handshakes that failed
@@ -61,7 +69,9 @@ size_t mb_zap_n_clients(const struct mb_zap *z);
 /*
  * The thread body: answer ZAP requests until the context is terminated
  * (zmq_ctx_term, after every other socket is closed), then close its
- * sockets. 0 or -errno.
+ * sockets. A request or a socket error along the way is logged
+ * (rate-limited) and the request refused where a reply can still be sent;
+ * it never ends the loop. Returns 0.
  */
 int mb_zap_run(struct mb_zap *z);
 

@@ -73,7 +73,7 @@ static int curve_for(void *sock, const char *ep, bool *watched, int64_t *plain_m
 										: max + MB_ZSOCK_CURVE_OVERHEAD;
 	if (zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof max) < 0)
 		return -zmq_errno();
-	if ((r = mb_zsock_set_int(sock, ZMQ_CURVE_SERVER, curve)) < 0)
+	if ((r = mb_zsock_set_int(sock, ZMQ_CURVE_SERVER, curve)) < 0 || (r = mb_curve_zap_options(sock, curve)) < 0)
 		return r;
 	size_t key_len = strlen(curve_cfg.secret_key) + 1;
 	if (curve && zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, curve_cfg.secret_key, key_len) < 0)

@@ -168,14 +168,41 @@ static int curve_options(void *sock, const struct mb_client_curve *curve, const 
 	return 0;
 }
 
-/* True when text is 40 characters of z85 that decode to a 32-byte key. */
+/*
+ * True when text is 40 characters of z85 that decode to a 32-byte key. The
+ * key may be a secret one: its decoded copy does not outlive the check.
+ */
 static bool z85_key_valid(const char *text)
 {
 	uint8_t raw[32];
-	return strlen(text) == MB_CLIENT_KEY_Z85_BYTES && zmq_z85_decode(raw, text) != NULL;
+	bool valid = strlen(text) == MB_CLIENT_KEY_Z85_BYTES && zmq_z85_decode(raw, text) != NULL;
+	explicit_bzero(raw, sizeof raw);
+	return valid;
 }
 
-/* Read a key file (see client.h): the first line that is neither blank nor a comment. */
+/* The key line of text, trimmed in place: the first line neither blank nor a comment; NULL without one. */
+static char *key_line(char *text)
+{
+	for (char *line = text; line && *line;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		char *end = line + strlen(line);
+		while (*line == ' ' || *line == '\t')
+			line++;
+		while (end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+			*--end = '\0';
+		if (*line && *line != '#')
+			return line;
+		line = nl ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * Read a key file (see client.h). The file may hold a secret key: the text
+ * read is wiped on every way out, and only ret keeps the key.
+ */
 int mb_client_key_read(const char *path, char ret[MB_CLIENT_KEY_Z85_BYTES + 1])
 {
 	char text[KEY_FILE_MAX_BYTES + 1];
@@ -201,26 +228,17 @@ int mb_client_key_read(const char *path, char ret[MB_CLIENT_KEY_Z85_BYTES + 1])
 		r = -E2BIG;
 	close(fd);
 	if (r < 0)
-		return r;
+		goto out_wipe;
 	text[len] = '\0';
-	for (char *line = text; line && *line;) {
-		char *nl = strchr(line, '\n');
-		if (nl)
-			*nl = '\0';
-		char *end = line + strlen(line);
-		while (*line == ' ' || *line == '\t')
-			line++;
-		while (end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-			*--end = '\0';
-		if (*line && *line != '#') {
-			if (!z85_key_valid(line))
-				return -EBADMSG;
-			memcpy(ret, line, MB_CLIENT_KEY_Z85_BYTES + 1);
-			return 0;
-		}
-		line = nl ? nl + 1 : NULL;
+	const char *line = key_line(text);
+	if (!line || !z85_key_valid(line)) {
+		r = -EBADMSG;
+		goto out_wipe;
 	}
-	return -EBADMSG;
+	memcpy(ret, line, MB_CLIENT_KEY_Z85_BYTES + 1);
+out_wipe:
+	explicit_bzero(text, sizeof text);
+	return r;
 }
 
 /* Write text to a new file at path with mode; -EEXIST when it is there already. */
@@ -258,10 +276,12 @@ int mb_client_keypair_write(const char *dir, const char *name)
 	if (!dir || !*dir || !name || !*name || strchr(name, '/'))
 		return -EINVAL;
 	char pub[MB_CLIENT_KEY_Z85_BYTES + 1], sec[MB_CLIENT_KEY_Z85_BYTES + 1];
-	if (zmq_curve_keypair(pub, sec) < 0)
-		return zmq_errno_neg();
 	char key_path[4096], pub_path[4096], text[256];
 	int r = 0;
+	if (zmq_curve_keypair(pub, sec) < 0) {
+		r = zmq_errno_neg();
+		goto out_wipe;
+	}
 	if ((size_t)snprintf(key_path, sizeof key_path, "%s/%s.key", dir, name) >= sizeof key_path ||
 	    (size_t)snprintf(pub_path, sizeof pub_path, "%s/%s.pub", dir, name) >= sizeof pub_path) {
 		r = -ENAMETOOLONG;
@@ -278,8 +298,9 @@ int mb_client_keypair_write(const char *dir, const char *name)
 	if ((r = write_new_file(pub_path, 0644, text)) < 0)
 		unlink(key_path);
 out_wipe:
-	memset(sec, 0, sizeof sec);
-	memset(text, 0, sizeof text);
+	explicit_bzero(pub, sizeof pub);
+	explicit_bzero(sec, sizeof sec);
+	explicit_bzero(text, sizeof text);
 	return r;
 }
 
@@ -287,10 +308,9 @@ out_wipe:
 int mb_client_curve_load(const char *server_key_file, const char *key_file, struct mb_client_curve *ret)
 {
 	struct mb_client_curve c;
-	int r = mb_client_key_read(server_key_file, c.server_key);
-	if (r < 0)
-		return r;
-	if ((r = mb_client_key_read(key_file, c.secret_key)) < 0)
+	int r;
+	if ((r = mb_client_key_read(server_key_file, c.server_key)) < 0 ||
+	    (r = mb_client_key_read(key_file, c.secret_key)) < 0)
 		goto out_wipe;
 	if (zmq_curve_public(c.public_key, c.secret_key) < 0) {
 		r = zmq_errno_neg();
@@ -298,7 +318,7 @@ int mb_client_curve_load(const char *server_key_file, const char *key_file, stru
 	}
 	*ret = c;
 out_wipe:
-	memset(&c, 0, sizeof c);
+	explicit_bzero(&c, sizeof c);
 	return r;
 }
 
@@ -949,7 +969,8 @@ struct mb_client *mb_client_free(struct mb_client *c)
 		zmq_close(c->sock);
 	context_drop(c->ctx, c->own_ctx);
 	free(c->endpoint);
-	memset(&c->curve, 0, sizeof c->curve);
+	/* Freed memory is not read again, so a plain memset before free() may be dropped: this one stays. */
+	explicit_bzero(&c->curve, sizeof c->curve);
 	free(c);
 	return NULL;
 }

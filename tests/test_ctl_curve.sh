@@ -9,8 +9,9 @@
 #                         key, status answers over tcp
 #   curve/feed            feed over tcp with the keys: every sample trained
 #   curve/no-keys         without keys, status gets no answer (exit 2)
-#   curve/unknown-key     with a key pair the daemon does not list, no answer
-#                         and the daemon counts the refused peer
+#   curve/unknown-key     with a key pair the daemon does not list, no answer;
+#                         the daemon counts the refused peer and logs its
+#                         address and "unknown key"
 #   curve/env             the keys given in MINIBATCH_CURVE_* work as well
 #
 # The ports are picked free on 127.0.0.1 a moment before the daemon binds
@@ -112,7 +113,9 @@ for _ in $(seq 1 20); do
 	[ -n "$after" ] && [ -n "$before" ] && [ "$after" -ge $((before + 2)) ] && break
 	sleep 0.1
 done
-if [ "$st" -eq 2 ] && [ -n "$after" ] && [ "$after" -ge $((before + 2)) ]; then
+# The daemon's log says why, and names the peer's address.
+if [ "$st" -eq 2 ] && [ -n "$after" ] && [ "$after" -ge $((before + 2)) ] &&
+	grep -q 'at 127\.0\.0\.1: unknown key' "$dir/daemon.log"; then
 	pass "curve/unknown-key"
 else
 	fail "curve/unknown-key: exit status $st, peers_refused $before then $after"

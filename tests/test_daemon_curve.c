@@ -10,7 +10,9 @@
  * without CURVE can do none of that: the trained-sample counter stays
  * where it was and the refused-peer counter moves. The harness itself
  * talks to the daemon over its ipc sockets, which stay plain. Adding
- * mallory's key to clients/ and sending SIGHUP lets mallory in. Without
+ * mallory's key to clients/ and sending SIGHUP lets mallory in; making
+ * that key file writable by others and sending SIGHUP again shuts mallory
+ * out, since a key anyone could have written proves nothing. Without
  * CURVE, a control endpoint beyond loopback is a configuration error, and
  * so are ingest and snapshot endpoints unless plaintext is allowed.
  */
@@ -183,6 +185,8 @@ static void unknown_key(void)
 	CU_ASSERT_FATAL(running);
 	refused_client(&mallory);
 	CU_ASSERT(harness_log_contains(&h, mallory.public_key));
+	/* The line says why, and where the peer connected from. */
+	CU_ASSERT(harness_log_contains(&h, "at 127.0.0.1: unknown key"));
 }
 
 static void plain_client(void)
@@ -206,6 +210,26 @@ static void reload_allows(void)
 		usleep(20 * 1000);
 	CU_ASSERT(harness_log_contains(&h, "2 allowed client keys"));
 	CU_ASSERT(control(&mallory, 5000) == 0);
+}
+
+/*
+ * A key file others could write to is no longer trusted after SIGHUP:
+ * the client it let in is refused again, and the log says why.
+ */
+static void reload_distrusts(void)
+{
+	CU_ASSERT_FATAL(running);
+	char path[300];
+	snprintf(path, sizeof path, "%s/clients/mallory.pub", keys);
+	CU_ASSERT_FATAL(chmod(path, 0666) == 0);
+	CU_ASSERT_FATAL(kill(h.pid, SIGHUP) == 0);
+	int64_t deadline = harness_now_ms() + 5000;
+	while (!harness_log_contains(&h, "CURVE: 1 allowed client keys") && harness_now_ms() < deadline)
+		usleep(20 * 1000);
+	CU_ASSERT(harness_log_contains(&h, "CURVE: 1 allowed client keys"));
+	CU_ASSERT(harness_log_contains(&h, "mallory.pub: writable by others"));
+	CU_ASSERT(control(&mallory, REFUSED_WAIT_MS) == -ETIMEDOUT);
+	CU_ASSERT(control(&alice, 5000) == 0);
 }
 
 static void stop(void)
@@ -324,7 +348,7 @@ static void plaintext_rules(void)
 int main(void)
 {
 	MB_SUITE("curve", {"start", start}, {"allowed_client", allowed_client}, {"unknown_key", unknown_key},
-		 {"plain_client", plain_client}, {"reload_allows", reload_allows}, {"stop", stop},
+		 {"plain_client", plain_client}, {"reload_allows", reload_allows}, {"reload_distrusts", reload_distrusts}, {"stop", stop},
 		 {"plaintext_rules", plaintext_rules});
 	return mb_test_run();
 }
