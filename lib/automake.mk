@@ -23,7 +23,7 @@ pkginclude_HEADERS += \
 
 # formats
 lib_libminibatch_la_SOURCES = \
-	lib/wire.h \
+	lib/wire.h lib/cpu_clones.h \
 	lib/diag.c \
 	lib/crc32c.c lib/crc32c.h \
 	lib/sample_bin.c lib/sample_text.c lib/f16.c \

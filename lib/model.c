@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_clones.h"
 #include "model_priv.h"
 #include "wire.h"
 
@@ -496,19 +497,7 @@ int mb_model_from_snap(const struct mb_snap_info *info, const uint8_t *params, u
 typedef float v16f __attribute__((vector_size(64), aligned(4), may_alias));
 #define NARROW_LANES 16u
 
-/*
- * Each kernel is built for AVX-512, for AVX2 with FMA, and for plain
- * x86-64, and the loader picks the best the CPU has (GCC's target_clones,
- * an ifunc). Elsewhere, and in sanitizer builds (which gain nothing from
- * three copies and compile them slowly), it is built once for the target.
- */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__) && \
-	!defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-#define NARROW_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NARROW_CLONES
-#endif
-
+/* Each kernel is built per x86-64 level and picked at load (cpu_clones.h). */
 /*
  * The sum of the lanes of *p, halving: lane l takes lane l + 8, then
  * l + 4, l + 2, l + 1; the same order on every CPU. By pointer, so that
@@ -580,7 +569,7 @@ static inline __attribute__((always_inline)) void dot_block_any(const float *X, 
  * most NARROW_OUTPUTS_MAX: blocks of four rows by four outputs, the last
  * few rows one at a time.
  */
-NARROW_CLONES
+MB_CPU_CLONES
 static void narrow_forward(const float *A, uint32_t rows, const float *W, uint32_t n_in, uint32_t n_out, float *Z)
 {
 	for (uint32_t i = 0; i < rows;) {
@@ -649,7 +638,7 @@ static inline __attribute__((always_inline)) void outer_block_any(const float *D
  * of A (then one of 16) by four outputs; the last few columns row by row,
  * so that A is still read along its rows.
  */
-NARROW_CLONES
+MB_CPU_CLONES
 static void narrow_backward(const float *D, uint32_t n_out, const float *A, uint32_t n_in, uint32_t rows,
 			    float alpha, float beta, float *dW)
 {

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu_clones.h"
 #include "sample.h"
 #include "wire.h"
 
@@ -68,23 +69,9 @@ static float feature_bound(enum mb_elem e, float scale, float offset)
 }
 
 /*
- * The hot loops below are built for AVX-512, for AVX2 and for plain x86-64,
- * the loader picking what the CPU has (GCC's target_clones); elsewhere once.
- * They compute the same values whichever runs. Sanitizer builds take the
- * portable loops: the loader runs a CPU choice before a sanitizer's
- * runtime is set up, and ThreadSanitizer's instrumentation of it crashes.
+ * The hot loops below are built per x86-64 level (cpu_clones.h); they
+ * compute the same values whichever runs.
  */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__) && \
-	!defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-#define MB_CPU_DISPATCH 1
-#endif
-
-#ifdef MB_CPU_DISPATCH
-#define HOT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define HOT_CLONES
-#endif
-
 /* Sixteen 32-bit words, any alignment, for the finiteness scan. */
 typedef uint32_t v16u __attribute__((vector_size(64), aligned(1), may_alias));
 
@@ -94,7 +81,7 @@ typedef uint32_t v16u __attribute__((vector_size(64), aligned(1), may_alias));
  * decoding here. The wire is little-endian; so is the word in memory on
  * the hosts the vector path is built for.
  */
-HOT_CLONES
+MB_CPU_CLONES
 static bool any_nonfinite_f32(const uint8_t *p, size_t n)
 {
 	uint32_t bad = 0;
