@@ -140,7 +140,7 @@ class Sklearn:
         # an int would start each epoch's shuffle from the same state, giving the same order.
         return MLPClassifier(hidden_layer_sizes=(128,), solver=solver, batch_size=batch,
                              learning_rate_init=lr, momentum=0.9 if optim in ("momentum", "nesterov") else 0.0,
-                             nesterovs_momentum=optim == "nesterov", alpha=0.0, max_iter=1, warm_start=True,
+                             nesterovs_momentum=optim == "nesterov", alpha=0.0,
                              shuffle=shuffle, random_state=np.random.RandomState(seed))
 
     def epoch(self, est, kind, x, y, batch):
