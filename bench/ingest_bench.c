@@ -4,7 +4,7 @@
  * libzmq moving the same messages in the same run.
  *
  *	bench/ingest_bench [--samples N] [--runs N] [--only ipc|tcp] [--shape u8x32|f32x1]
- *	                   [--model linear|softmax] [DAEMON]
+ *	                   [--model linear|softmax] [--set KEY=VALUE]... [DAEMON]
  *
  * Two message shapes, both Fashion-MNIST rows (784 features, 1 label):
  *  - "u8x32": 32 samples a message, features as U8 (25,248 bytes);
@@ -44,6 +44,7 @@
 #include "bench_daemon.h"
 
 #define MAX_RUNS 15
+#define MAX_SETS 16 /* --set options: the daemon takes BENCH_DAEMON_MAX_OPTS in all */
 
 /*
  * Vowpal Wabbit's daemon learning 10-class Fashion-MNIST over TCP on the
@@ -72,6 +73,8 @@ struct opts {
 	const char *only;    /* "ipc", "tcp" or NULL for both */
 	const char *shape;   /* "u8x32", "f32x1" or NULL for both */
 	bool softmax;        /* the daemon trains softmax 784-10 instead of linear 784-1 */
+	const char *sets[MAX_SETS + 1]; /* extra KEY=VALUE settings for the daemon, NULL-terminated */
+	unsigned n_sets;     /* how many */
 	const char *daemon;  /* the minibatchd binary */
 };
 
@@ -215,12 +218,18 @@ static double run_daemon(const char *transport, const struct opts *o, const stru
 			return -1;
 		snprintf(src_ep, sizeof src_ep, "source.in.endpoint=tcp://127.0.0.1:%d", port);
 	}
-	const char *opts[] = {"source.in.type=zmq", src_ep,
+	const char *opts[BENCH_DAEMON_MAX_OPTS + 1] = {"source.in.type=zmq", src_ep,
 			      o->softmax ? "model.kind=softmax" : "model.kind=linear",
 			      o->softmax ? "model.outputs=10" : "model.outputs=1",
 			      "model.inputs=784", "optimizer.kind=sgd",
 			      o->softmax ? "optimizer.lr=0.01" : "optimizer.lr=0.0001", "batch.size=256",
-			      "publish.every_batches=0", "publish.every_ms=0", "log.level=warning", NULL};
+			      "publish.every_batches=0", "publish.every_ms=0", "log.level=warning"};
+	/* --set comes last: a later setting of the same key wins. */
+	unsigned n = 0;
+	while (opts[n])
+		n++;
+	for (unsigned i = 0; i < o->n_sets; i++)
+		opts[n++] = o->sets[i];
 	struct bench_daemon d;
 	if (bench_daemon_start(&d, o->daemon, opts) < 0)
 		return -1;
@@ -306,13 +315,14 @@ static int bench_case(const struct opts *o, const struct shape *sh, const char *
 
 static const char usage[] =
 	"usage: ingest_bench [--samples N] [--runs N] [--only ipc|tcp] [--shape u8x32|f32x1]\n"
-	"                    [--model linear|softmax] [DAEMON]\n"
+	"                    [--model linear|softmax] [--set KEY=VALUE]... [DAEMON]\n"
 	"  --samples N   samples per run (default 1920000 for u8x32, 300000 for f32x1)\n"
 	"  --runs N      rounds, each raw then daemon (default 3, at most 15)\n"
 	"  --only T      one transport\n"
 	"  --shape S     one message shape\n"
 	"  --model M     what the daemon trains: linear 784-1 (default) or softmax 784-10;\n"
 	"                softmax also sets the tcp figure against Vowpal Wabbit's (external)\n"
+	"  --set K=V     one more daemon setting (as minibatchd -o), repeatable, at most 16\n"
 	"  DAEMON        minibatchd binary (default: daemon/minibatchd beside bench/)\n";
 
 /* Fill o from the command line: 0 to run, 1 after --help, -1 on a bad one. */
@@ -323,6 +333,7 @@ static int parse(int argc, char **argv, struct opts *o, char *self_dir)
 					      {"only", required_argument, NULL, 'o'},
 					      {"shape", required_argument, NULL, 'S'},
 					      {"model", required_argument, NULL, 'm'},
+					      {"set", required_argument, NULL, 'k'},
 					      {"help", no_argument, NULL, 'h'},
 					      {NULL, 0, NULL, 0}};
 	int c;
@@ -338,6 +349,13 @@ static int parse(int argc, char **argv, struct opts *o, char *self_dir)
 				return -1;
 			}
 			o->softmax = !strcmp(optarg, "softmax");
+			break;
+		case 'k':
+			if (o->n_sets == MAX_SETS || !strchr(optarg, '=')) {
+				fputs(usage, stderr);
+				return -1;
+			}
+			o->sets[o->n_sets++] = optarg;
 			break;
 		default: fputs(usage, c == 'h' ? stdout : stderr); return c == 'h' ? 1 : -1;
 		}

@@ -390,56 +390,90 @@ static int receive_one(struct mb_source *s, zmq_msg_t *msg)
 }
 
 /* Milliseconds to sleep: until the open batch lingers, at most POLL_MAX_MS. */
-static long poll_timeout(const struct mb_source *s)
+static int poll_timeout(const struct mb_source *s)
 {
 	if (!s->batch || !s->batch->rows)
 		return POLL_MAX_MS;
 	uint32_t linger = mb_ingest_cfg(s->ing)->linger_ms;
 	int64_t due = s->batch->opened_ns + (int64_t)linger * 1000000;
 	int64_t left = (due - mb_batch_now_ns() + 999999) / 1000000;
-	return left < 0 ? 0 : left > POLL_MAX_MS ? POLL_MAX_MS : left;
+	return left < 0 ? 0 : left > POLL_MAX_MS ? POLL_MAX_MS : (int)left;
 }
 
-/* The thread body: receive, decode, batch, until the stop flag is raised. */
+/*
+ * Take what is waiting, up to MSGS_PER_WAKE messages, without blocking:
+ * 0 once a receive found nothing (the socket is drained), 1 when the
+ * budget ran out or a flag went up with messages perhaps still waiting,
+ * -errno when the socket failed.
+ */
+static int drain(struct mb_source *s, zmq_msg_t *msg)
+{
+	for (int i = 0; i < MSGS_PER_WAKE; i++) {
+		int r = receive_one(s, msg);
+		if (r <= 0)
+			return r;
+		/* A pause holds from the next message on; a stop ends the run promptly. */
+		if (mb_ingest_stopping(s->ing) || mb_ingest_paused(s->ing))
+			return 1;
+	}
+	return 1;
+}
+
+/*
+ * Sleep until the wake eventfd or the socket's ZMQ_FD is readable, or for
+ * timeout_ms. Polling ZMQ_FD is only sound after a receive has come back
+ * empty: that receive processed every pending command, so the next one
+ * (a peer's new message activating the pipe) writes the descriptor. This
+ * costs one system call a sleep where zmq_poll() makes four or five (a
+ * first pass with no timeout, then ZMQ_EVENTS before and after the wait),
+ * and it sleeps only when there is nothing to do.
+ */
+static void sleep_on(struct mb_source *s, int zmq_fd, bool watch_socket, int timeout_ms)
+{
+	struct pollfd fds[2] = {
+		{.fd = s->wake_fd, .events = POLLIN},
+		{.fd = zmq_fd, .events = POLLIN},
+	};
+	if (poll(fds, watch_socket ? 2 : 1, timeout_ms) > 0 && (fds[0].revents & POLLIN)) {
+		uint64_t v;
+		ssize_t n = read(s->wake_fd, &v, sizeof v);
+		(void)n;
+	}
+}
+
+/*
+ * The thread body: receive, decode, batch, until the stop flag is raised.
+ * It drains the socket without waiting, MSGS_PER_WAKE messages between
+ * looks at the linger clock and the flags, and sleeps only once a receive
+ * found nothing, which is also the only moment ZMQ_FD may be polled.
+ */
 static int zmq_run(struct mb_source *s)
 {
 	zmq_msg_t msg;
 	zmq_msg_init(&msg);
-	int r = 0;
+	int r = 0, zmq_fd = -1;
+	size_t fd_len = sizeof zmq_fd;
 	uint32_t linger = mb_ingest_cfg(s->ing)->linger_ms;
-	while (!mb_ingest_stopping(s->ing)) {
+	if (zmq_getsockopt(s->sock, ZMQ_FD, &zmq_fd, &fd_len) < 0)
+		r = -zmq_errno();
+	while (r == 0 && !mb_ingest_stopping(s->ing)) {
 		bool paused = mb_ingest_paused(s->ing);
-		zmq_pollitem_t items[2] = {
-			{.fd = s->wake_fd, .events = ZMQ_POLLIN},
-			{.socket = s->sock, .events = ZMQ_POLLIN},
-		};
-		if (paused)
+		int more = 0;
+		if (paused) {
 			submit(s);
-		if (zmq_poll(items, paused ? 1 : 2, paused ? POLL_MAX_MS : poll_timeout(s)) < 0 &&
-		    zmq_errno() != EINTR) {
-			r = -zmq_errno();
-			break;
-		}
-		if (items[0].revents & ZMQ_POLLIN) {
-			uint64_t v;
-			ssize_t n = read(s->wake_fd, &v, sizeof v);
-			(void)n;
-		}
-		/* Look at the flags again: a pause that came while we slept holds from the next message on. */
-		if (!paused && (items[1].revents & ZMQ_POLLIN)) {
-			for (int i = 0; i < MSGS_PER_WAKE && !mb_ingest_stopping(s->ing) && !mb_ingest_paused(s->ing);
-			     i++) {
-				r = receive_one(s, &msg);
-				if (r <= 0)
-					break;
-			}
-			if (r < 0)
+		} else {
+			more = drain(s, &msg);
+			if (more < 0) {
+				r = more;
 				break;
-			r = 0;
+			}
 		}
 		if (s->batch && mb_batch_lingered(s->batch, mb_batch_now_ns(), linger))
 			submit(s);
 		mb_log_limit_tick(&s->limit, LOG_WARNING);
+		/* Paused: only the wake eventfd, and the pause flag every POLL_MAX_MS. */
+		if (!more)
+			sleep_on(s, zmq_fd, !paused, paused ? POLL_MAX_MS : poll_timeout(s));
 	}
 	/* Whatever is decoded goes to the trainer, which drains every queue before it stops. */
 	submit(s);
