@@ -639,8 +639,8 @@ static inline __attribute__((always_inline)) void outer_block_any(const float *D
  * so that A is still read along its rows.
  */
 MB_CPU_CLONES
-static void narrow_backward(const float *D, uint32_t n_out, const float *A, uint32_t n_in, uint32_t rows,
-			    float alpha, float beta, float *dW)
+static void narrow_backward_rows(const float *D, uint32_t n_out, const float *A, uint32_t n_in, uint32_t rows,
+				 float alpha, float beta, float *dW)
 {
 	uint32_t bulk16 = n_in & ~(NARROW_LANES - 1);
 
@@ -665,6 +665,31 @@ static void narrow_backward(const float *D, uint32_t n_out, const float *A, uint
 			for (uint32_t k = 0; k < left; k++)
 				out[k] = beta == 0.0f ? alpha * g[k] : beta * out[k] + alpha * g[k];
 		}
+	}
+}
+
+/*
+ * Rows of A a pass of narrow_backward_rows reads: 1 MiB of them (334 rows
+ * of 784 features, so a batch of 256 is still one pass), so that the
+ * strips it reads a column block at a time, once per four outputs, come
+ * back from the core's cache rather than from memory. A whole training set
+ * in one batch (batch gradient descent) was otherwise read from memory
+ * three times along strided strips: softmax 784-10 on all 60,000 rows
+ * trains 1.7-1.9 times faster this way (bench/train_bench -b 0).
+ */
+#define NARROW_ROWS_BYTES (1024u * 1024u)
+
+/* narrow_backward_rows over the rows a cache-sized block at a time, summing into dW. */
+static void narrow_backward(const float *D, uint32_t n_out, const float *A, uint32_t n_in, uint32_t rows,
+			    float alpha, float beta, float *dW)
+{
+	uint32_t block = NARROW_ROWS_BYTES / (uint32_t)sizeof(float) / (n_in ? n_in : 1);
+	if (block < 4)
+		block = 4;
+	for (uint32_t i = 0; i < rows; i += block) {
+		uint32_t n = rows - i < block ? rows - i : block;
+		narrow_backward_rows(D + (size_t)i * n_out, n_out, A + (size_t)i * n_in, n_in, n, alpha,
+				     i ? 1.0f : beta, dW);
 	}
 }
 

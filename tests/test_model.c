@@ -343,6 +343,49 @@ static void test_weighted_mean(void)
 	mb_model_free(m);
 }
 
+/*
+ * A batch larger than the blocks a narrow head's backward pass reads at a
+ * time (1 MiB of rows: 64 rows of 4096 features) sums every block: 200
+ * copies of one row (four blocks, the last of 8 rows) give the gradient of
+ * that row alone. A block that overwrote instead of adding would leave a
+ * fraction of it.
+ */
+static void test_big_batch_blocks(void)
+{
+	enum { IN = 4096, OUT = 10, ROWS = 200 };
+	struct mb_model_cfg c = one_layer(MB_MODEL_SOFTMAX, IN, OUT, ROWS);
+	struct mb_model *m = NULL;
+	CU_ASSERT_EQUAL_FATAL(mb_model_new(&c, &m), 0);
+	size_t np = mb_model_n_params(m);
+	float *X = malloc(sizeof(float) * ROWS * IN), *Y = malloc(sizeof(float) * ROWS);
+	float *g1 = malloc(sizeof(float) * np), *gn = malloc(sizeof(float) * np);
+	CU_ASSERT_FATAL(X && Y && g1 && gn);
+	rng_seed(5);
+	for (uint32_t k = 0; k < IN; k++)
+		X[k] = uni(-1, 1);
+	for (uint32_t i = 0; i < ROWS; i++) {
+		memcpy(X + (size_t)i * IN, X, sizeof(float) * IN);
+		Y[i] = 3;
+	}
+	CU_ASSERT_EQUAL(mb_model_forward(m, X, 1), 0);
+	CU_ASSERT_EQUAL(mb_model_backward(m, X, Y, NULL, 1, 1.0f, 0.0f, g1), 0);
+	CU_ASSERT_EQUAL(mb_model_forward(m, X, ROWS), 0);
+	CU_ASSERT_EQUAL(mb_model_backward(m, X, Y, NULL, ROWS, 1.0f, 0.0f, gn), 0);
+	double worst = 0, scale = 0;
+	for (size_t k = 0; k < np; k++) {
+		double d = fabs((double)g1[k] - gn[k]);
+		worst = d > worst ? d : worst;
+		scale = fabs(g1[k]) > scale ? fabs(g1[k]) : scale;
+	}
+	CU_ASSERT(scale > 0.01);
+	CU_ASSERT(worst <= 1e-5 * scale);
+	free(X);
+	free(Y);
+	free(g1);
+	free(gn);
+	mb_model_free(m);
+}
+
 /* A class index that is not an integer in [0, n_outputs) is refused; dst stays as it was. */
 static void test_bad_targets(void)
 {
@@ -698,7 +741,7 @@ int main(void)
 		 {"fused_sgd", test_fused_sgd},
 		 {"softmax_stable", test_softmax_stable},
 		 {"logistic_stable", test_logistic_stable},
-		 {"weighted_mean", test_weighted_mean},
+		 {"weighted_mean", test_weighted_mean}, {"big_batch_blocks", test_big_batch_blocks},
 		 {"bad_targets", test_bad_targets},
 		 {"nonfinite_guard", test_nonfinite_guard},
 		 {"bad_config", test_bad_config},
