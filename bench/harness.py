@@ -234,7 +234,7 @@ def section_training(ctx):
           f"slower: ours/sgemm can pass 1 there. The Python sides train on subsets where slow ({py_note}); "
           f"ours and the reference loops train on all {full} rows. scikit-learn: SGDClassifier(log_loss) "
           f"partial_fit per batch (one-vs-rest, per-sample updates inside) for softmax, MLPClassifier(sgd, "
-          f"momentum 0, alpha 0) one warm-started epoch for the MLP."
+          f"momentum 0, alpha 0) one partial_fit over the rows an epoch for the MLP."
           + ("" if ctx.baselines else " Reference loops: absent (see bench/run), column empty."), ""]
     md += table(["model", "batch", "T", "ours samples/s", "ours GFLOP/s", "ref loop samples/s", "PyTorch samples/s",
                  "sklearn samples/s", "sgemm GFLOP/s", "ours/ref", "ours/PyTorch", "ours/sgemm"], rows)
