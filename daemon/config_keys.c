@@ -177,7 +177,7 @@ const struct mb_cfg_key mb_cfg_keys[] = {
 	 "socket type; a SUB message's first frame is its topic, its last the sample"},
 	{"source", "topics", "zmq", MB_CFG_LIST, "", 0, 0, NULL, 0,
 	 "sub: topic prefixes subscribed to (comma list); empty: every topic"},
-	{"source", "rcvhwm", "zmq", MB_CFG_U32, "64", 0, 10000000, NULL, 0,
+	{"source", "rcvhwm", "zmq", MB_CFG_U32, "1000", 0, 10000000, NULL, 0,
 	 "messages ZeroMQ queues before senders are held back (0: no limit)"},
 	{"source", "maxmsgsize", "zmq", MB_CFG_U64, "67108864", 1, MB_MAX_MSG_BYTES, NULL, 0,
 	 "largest message accepted; larger ones are refused by ZeroMQ"},
