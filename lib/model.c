@@ -464,17 +464,6 @@ int mb_model_from_snap(const struct mb_snap_info *info, const uint8_t *params, u
 }
 
 /*
- * A single row through a layer with this many outputs or fewer is done as
- * one dot product per output: OpenBLAS's gemv kernels are built for tall
- * matrices, and for a short wide one (10 x 784, a softmax head) they take
- * as long as the same work in dot products or up to four times longer,
- * depending on the kernel set OpenBLAS picks for the CPU and on how busy
- * the machine is (measured with OpenBLAS 0.3.21 and its Prescott, Haswell
- * and SkylakeX kernels). From about 16 outputs gemv wins with Haswell's.
- */
-#define DOT_OUTPUTS_MAX 12u
-
-/*
  * A layer this narrow or narrower (a linear or logistic head, softmax over
  * ten classes) does its products for a batch in the kernels below rather
  * than in sgemm. sgemm copies both operands into packed panels first: for
@@ -482,6 +471,11 @@ int mb_model_from_snap(const struct mb_snap_info *info, const uint8_t *params, u
  * most of the time, twice per step (forward and backward), and the
  * kernels OpenBLAS picks on some CPUs are built for SSE3 only. The
  * kernels read the batch in place, once per four outputs, from cache.
+ * A single row goes through them too: one call where OpenBLAS would be
+ * called once per output (sdot, or the saxpy loop of sger), which trains
+ * softmax 784-10 at batch 1 some 7% faster on SkylakeX kernels
+ * (bench/train_bench -m softmax -b 1), with gemv's short-wide weakness
+ * avoided as well.
  */
 #define NARROW_OUTPUTS_MAX 16u
 
@@ -700,18 +694,13 @@ static void narrow_backward(const float *D, uint32_t n_out, const float *A, uint
  */
 static void affine(const struct mb_layer *L, const float *A, uint32_t rows, float *Z)
 {
-	if (rows == 1 && L->n_out <= DOT_OUTPUTS_MAX) {
-		for (uint32_t j = 0; j < L->n_out; j++)
-			Z[j] = L->b[j] + cblas_sdot((int)L->n_in, L->W + (size_t)j * L->n_in, 1, A, 1);
-		return;
-	}
 	for (uint32_t i = 0; i < rows; i++)
 		memcpy(Z + (size_t)i * L->n_out, L->b, sizeof(float) * L->n_out);
-	if (rows == 1)
+	if (L->n_out <= NARROW_OUTPUTS_MAX)
+		narrow_forward(A, rows, L->W, L->n_in, L->n_out, Z);
+	else if (rows == 1)
 		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)L->n_out, (int)L->n_in, 1.0f, L->W,
 			    (int)L->n_in, A, 1, 1.0f, Z, 1);
-	else if (L->n_out <= NARROW_OUTPUTS_MAX)
-		narrow_forward(A, rows, L->W, L->n_in, L->n_out, Z);
 	else
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)L->n_out,
 			    (int)L->n_in, 1.0f, A, (int)L->n_in, L->W, (int)L->n_in, 1.0f, Z,
@@ -1135,11 +1124,11 @@ static void apply_layer(const struct mb_layer *L, const float *A_in, const float
 {
 	float *dW = dst + L->off, *b = dW + (size_t)L->n_out * L->n_in;
 
-	if (rows == 1 && beta == 1.0f)
+	if (L->n_out <= NARROW_OUTPUTS_MAX)
+		narrow_backward(L->D, L->n_out, A_in, L->n_in, rows, alpha, beta, dW);
+	else if (rows == 1 && beta == 1.0f)
 		cblas_sger(CblasRowMajor, (int)L->n_out, (int)L->n_in, alpha, L->D, 1, A_in, 1, dW,
 			   (int)L->n_in);
-	else if (rows > 1 && L->n_out <= NARROW_OUTPUTS_MAX)
-		narrow_backward(L->D, L->n_out, A_in, L->n_in, rows, alpha, beta, dW);
 	else
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)L->n_out, (int)L->n_in,
 			    (int)rows, alpha, L->D, (int)L->n_out, A_in, (int)L->n_in, beta, dW,
