@@ -35,6 +35,7 @@ lib_libminibatch_la_SOURCES = \
 # learning
 lib_libminibatch_la_SOURCES += \
 	lib/model.c lib/model_priv.h \
+	lib/kernels.c lib/kernels.h \
 	lib/blas_core.c lib/blas_core.h \
 	lib/model_linear.c lib/model_logistic.c lib/model_softmax.c lib/model_mlp.c \
 	lib/optim.c lib/optim.h \

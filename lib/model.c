@@ -3,13 +3,11 @@
  * model.c - the dense layers every model kind is built from, the registry
  * of kinds, and the checks made when a model is created.
  *
- * The hot path is BLAS: one product per layer forward, one or two per
- * layer backward; for a single row gemv and ger (or dot products, for a
- * layer with few outputs), since sgemm's packing costs more than it saves
- * there, sgemm for wide layers, and for a batch through a narrow layer
- * (up to NARROW_OUTPUTS_MAX outputs: linear, logistic and softmax heads)
- * the blocked kernels here, which read the batch where it lies instead
- * of packing it. Around the products are a few elementwise
+ * The products are sgemm for a batch through a wide layer, and the
+ * kernels of kernels.c for a single row (any layer) and for a batch
+ * through a narrow one (up to MB_KERN_NARROW_MAX outputs: linear,
+ * logistic and softmax heads), where sgemm's packing costs more than it
+ * saves. Around the products are a few elementwise
  * passes over the rows x outputs of a layer (activation, loss delta, bias
  * gradient), written so that GCC vectorizes them at -O2; the finiteness
  * guard rides on the bias gradient's sums, which are needed anyway.
@@ -20,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu_clones.h"
+#include "kernels.h"
 #include "model_priv.h"
 #include "wire.h"
 
@@ -463,229 +461,6 @@ int mb_model_from_snap(const struct mb_snap_info *info, const uint8_t *params, u
 	return 0;
 }
 
-/*
- * A layer this narrow or narrower (a linear or logistic head, softmax over
- * ten classes) does its products for a batch in the kernels below rather
- * than in sgemm. sgemm copies both operands into packed panels first: for
- * a 256 x 784 batch against 10 outputs that copy of the whole batch is
- * most of the time, twice per step (forward and backward), and the
- * kernels OpenBLAS picks on some CPUs are built for SSE3 only. The
- * kernels read the batch in place, once per four outputs, from cache.
- * A single row goes through them too: one call where OpenBLAS would be
- * called once per output (sdot, or the saxpy loop of sger), which trains
- * softmax 784-10 at batch 1 some 7% faster on SkylakeX kernels
- * (bench/train_bench -m softmax -b 1), with gemv's short-wide weakness
- * avoided as well.
- */
-#define NARROW_OUTPUTS_MAX 16u
-
-/*
- * Sixteen floats, any alignment. The kernels work in this width whatever
- * the CPU: the compiler splits it into what the vector unit holds, so
- * the order of every sum is the same on any x86-64, and so is every
- * result between CPUs alike in having a fused multiply-add or not (with
- * one, a product and its sum round once instead of twice). One machine
- * always runs the same code: same input, same parameters, bit for bit.
- * NARROW_LANES is that width.
- */
-typedef float v16f __attribute__((vector_size(64), aligned(4), may_alias));
-#define NARROW_LANES 16u
-
-/* Each kernel is built per x86-64 level and picked at load (cpu_clones.h). */
-/*
- * The sum of the lanes of *p, halving: lane l takes lane l + 8, then
- * l + 4, l + 2, l + 1; the same order on every CPU. By pointer, so that
- * no vector wider than the baseline ABI's is ever passed by value.
- */
-static inline __attribute__((always_inline)) float lanes_sum(const v16f *p)
-{
-	v16f v = *p;
-
-	v += __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
-	v += __builtin_shufflevector(v, v, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7);
-	v += __builtin_shufflevector(v, v, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
-	v += __builtin_shufflevector(v, v, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
-	return v[0];
-}
-
-/*
- * Z[i][j] += X[i] . W[j] for ri <= 4 rows of X and rj <= 4 rows of W,
- * n floats each, rows ldx and ldz apart. Inlined with constant ri and rj
- * so that the accumulators stay in registers.
- */
-static inline __attribute__((always_inline)) void dot_block(const float *X, size_t ldx, const float *W, size_t n,
-							     unsigned ri, unsigned rj, float *Z, size_t ldz)
-{
-	v16f acc[4][4] = {{{0}}};
-	size_t bulk16 = n & ~(size_t)(NARROW_LANES - 1), k;
-
-	for (k = 0; k < bulk16; k += NARROW_LANES) {
-		v16f x[4], w[4];
-#pragma GCC unroll 4
-		for (unsigned a = 0; a < ri; a++)
-			x[a] = *(const v16f *)(X + a * ldx + k);
-#pragma GCC unroll 4
-		for (unsigned c = 0; c < rj; c++)
-			w[c] = *(const v16f *)(W + c * n + k);
-#pragma GCC unroll 4
-		for (unsigned a = 0; a < ri; a++)
-#pragma GCC unroll 4
-			for (unsigned c = 0; c < rj; c++)
-				acc[a][c] += x[a] * w[c];
-	}
-#pragma GCC unroll 4
-	for (unsigned a = 0; a < ri; a++)
-#pragma GCC unroll 4
-		for (unsigned c = 0; c < rj; c++) {
-			float s = lanes_sum(&acc[a][c]);
-			for (k = bulk16; k < n; k++)
-				s += X[a * ldx + k] * W[c * n + k];
-			Z[a * ldz + c] += s;
-		}
-}
-
-/* dot_block for ri of 4 or 1 and rj of 1..4, with constants the compiler can unroll by. */
-static inline __attribute__((always_inline)) void dot_block_any(const float *X, size_t ldx, const float *W,
-								 size_t n, unsigned ri, unsigned rj, float *Z,
-								 size_t ldz)
-{
-#define DOT_CASE(R, C) \
-	case (R) * 8 + (C): dot_block(X, ldx, W, n, R, C, Z, ldz); break
-	switch (ri * 8 + rj) {
-	DOT_CASE(4, 4); DOT_CASE(4, 3); DOT_CASE(4, 2); DOT_CASE(4, 1);
-	DOT_CASE(1, 4); DOT_CASE(1, 3); DOT_CASE(1, 2); DOT_CASE(1, 1);
-	}
-#undef DOT_CASE
-}
-
-/*
- * Z += A W^T for rows of A (rows x n_in) and W (n_out x n_in), n_out at
- * most NARROW_OUTPUTS_MAX: blocks of four rows by four outputs, the last
- * few rows one at a time.
- */
-MB_CPU_CLONES
-static void narrow_forward(const float *A, uint32_t rows, const float *W, uint32_t n_in, uint32_t n_out, float *Z)
-{
-	for (uint32_t i = 0; i < rows;) {
-		unsigned ri = rows - i < 4 ? 1 : 4;
-		for (uint32_t j = 0; j < n_out; j += 4) {
-			unsigned rj = n_out - j < 4 ? n_out - j : 4;
-			dot_block_any(A + (size_t)i * n_in, n_in, W + (size_t)j * n_in, n_in, ri, rj,
-				      Z + (size_t)i * n_out + j, n_out);
-		}
-		i += ri;
-	}
-}
-
-/*
- * G[c] = sum over the rows of D[i][c] A[i][k..k+16 nv) for rj <= 4 columns
- * c of D (n_out apart) and nv <= 2 vectors of columns of A from k, then
- * dW[c][k..] = beta dW + alpha G (beta 0: dW is only written). Inlined
- * with constant rj and nv.
- */
-static inline __attribute__((always_inline)) void outer_block(const float *D, uint32_t n_out, const float *A,
-							       uint32_t n_in, uint32_t rows, unsigned rj,
-							       unsigned nv, float alpha, float beta, float *dW)
-{
-	v16f acc[4][2] = {{{0}}};
-
-	for (uint32_t i = 0; i < rows; i++) {
-		const float *a = A + (size_t)i * n_in;
-		v16f x[2];
-#pragma GCC unroll 2
-		for (unsigned h = 0; h < nv; h++)
-			x[h] = *(const v16f *)(a + h * NARROW_LANES);
-#pragma GCC unroll 4
-		for (unsigned c = 0; c < rj; c++) {
-			float d = D[(size_t)i * n_out + c];
-#pragma GCC unroll 2
-			for (unsigned h = 0; h < nv; h++)
-				acc[c][h] += d * x[h];
-		}
-	}
-#pragma GCC unroll 4
-	for (unsigned c = 0; c < rj; c++)
-#pragma GCC unroll 2
-		for (unsigned h = 0; h < nv; h++) {
-			v16f *out = (v16f *)(dW + (size_t)c * n_in + h * NARROW_LANES);
-			*out = beta == 0.0f ? alpha * acc[c][h] : beta * *out + alpha * acc[c][h];
-		}
-}
-
-/* outer_block with constants for rj (1..4) and nv (1, 2). */
-static inline __attribute__((always_inline)) void outer_block_any(const float *D, uint32_t n_out, const float *A,
-								   uint32_t n_in, uint32_t rows, unsigned rj,
-								   unsigned nv, float alpha, float beta, float *dW)
-{
-#define OUTER_CASE(C, V) \
-	case (C) * 4 + (V): outer_block(D, n_out, A, n_in, rows, C, V, alpha, beta, dW); break
-	switch (rj * 4 + nv) {
-	OUTER_CASE(4, 2); OUTER_CASE(3, 2); OUTER_CASE(2, 2); OUTER_CASE(1, 2);
-	OUTER_CASE(4, 1); OUTER_CASE(3, 1); OUTER_CASE(2, 1); OUTER_CASE(1, 1);
-	}
-#undef OUTER_CASE
-}
-
-/*
- * dW = beta dW + alpha D^T A for D (rows x n_out), A (rows x n_in), dW
- * (n_out x n_in), n_out at most NARROW_OUTPUTS_MAX: strips of 32 columns
- * of A (then one of 16) by four outputs; the last few columns row by row,
- * so that A is still read along its rows.
- */
-MB_CPU_CLONES
-static void narrow_backward_rows(const float *D, uint32_t n_out, const float *A, uint32_t n_in, uint32_t rows,
-				 float alpha, float beta, float *dW)
-{
-	uint32_t bulk16 = n_in & ~(NARROW_LANES - 1);
-
-	for (uint32_t j = 0; j < n_out; j += 4) {
-		unsigned rj = n_out - j < 4 ? n_out - j : 4;
-		const float *Dj = D + j;
-		float *dWj = dW + (size_t)j * n_in;
-		for (uint32_t k = 0; k < bulk16; k += 2 * NARROW_LANES) {
-			unsigned nv = bulk16 - k >= 2 * NARROW_LANES ? 2 : 1;
-			outer_block_any(Dj, n_out, A + k, n_in, rows, rj, nv, alpha, beta, dWj + k);
-		}
-		uint32_t left = n_in - bulk16;
-		for (unsigned c = 0; c < rj && left; c++) {
-			float g[NARROW_LANES] = {0};
-			for (uint32_t i = 0; i < rows; i++) {
-				float d = Dj[(size_t)i * n_out + c];
-				const float *a = A + (size_t)i * n_in + bulk16;
-				for (uint32_t k = 0; k < left; k++)
-					g[k] += d * a[k];
-			}
-			float *out = dWj + (size_t)c * n_in + bulk16;
-			for (uint32_t k = 0; k < left; k++)
-				out[k] = beta == 0.0f ? alpha * g[k] : beta * out[k] + alpha * g[k];
-		}
-	}
-}
-
-/*
- * Rows of A a pass of narrow_backward_rows reads: 1 MiB of them (334 rows
- * of 784 features, so a batch of 256 is still one pass), so that the
- * strips it reads a column block at a time, once per four outputs, come
- * back from the core's cache rather than from memory. A whole training set
- * in one batch (batch gradient descent) was otherwise read from memory
- * three times along strided strips: softmax 784-10 on all 60,000 rows
- * trains 1.7-1.9 times faster this way (bench/train_bench -b 0).
- */
-#define NARROW_ROWS_BYTES (1024u * 1024u)
-
-/* narrow_backward_rows over the rows a cache-sized block at a time, summing into dW. */
-static void narrow_backward(const float *D, uint32_t n_out, const float *A, uint32_t n_in, uint32_t rows,
-			    float alpha, float beta, float *dW)
-{
-	uint32_t block = NARROW_ROWS_BYTES / (uint32_t)sizeof(float) / (n_in ? n_in : 1);
-	if (block < 4)
-		block = 4;
-	for (uint32_t i = 0; i < rows; i += block) {
-		uint32_t n = rows - i < block ? rows - i : block;
-		narrow_backward_rows(D + (size_t)i * n_out, n_out, A + (size_t)i * n_in, n_in, n, alpha,
-				     i ? 1.0f : beta, dW);
-	}
-}
 
 /*
  * Z = A W^T + b for rows of A. The bias goes in first and BLAS adds the
@@ -696,11 +471,10 @@ static void affine(const struct mb_layer *L, const float *A, uint32_t rows, floa
 {
 	for (uint32_t i = 0; i < rows; i++)
 		memcpy(Z + (size_t)i * L->n_out, L->b, sizeof(float) * L->n_out);
-	if (L->n_out <= NARROW_OUTPUTS_MAX)
-		narrow_forward(A, rows, L->W, L->n_in, L->n_out, Z);
-	else if (rows == 1)
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)L->n_out, (int)L->n_in, 1.0f, L->W,
-			    (int)L->n_in, A, 1, 1.0f, Z, 1);
+	if (rows == 1)
+		mb_kern_row_forward(A, L->W, L->n_in, L->n_out, Z);
+	else if (L->n_out <= MB_KERN_NARROW_MAX)
+		mb_kern_narrow_forward(A, rows, L->W, L->n_in, L->n_out, Z);
 	else
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)L->n_out,
 			    (int)L->n_in, 1.0f, A, (int)L->n_in, L->W, (int)L->n_in, 1.0f, Z,
@@ -1124,11 +898,10 @@ static void apply_layer(const struct mb_layer *L, const float *A_in, const float
 {
 	float *dW = dst + L->off, *b = dW + (size_t)L->n_out * L->n_in;
 
-	if (L->n_out <= NARROW_OUTPUTS_MAX)
-		narrow_backward(L->D, L->n_out, A_in, L->n_in, rows, alpha, beta, dW);
-	else if (rows == 1 && beta == 1.0f)
-		cblas_sger(CblasRowMajor, (int)L->n_out, (int)L->n_in, alpha, L->D, 1, A_in, 1, dW,
-			   (int)L->n_in);
+	if (rows == 1)
+		mb_kern_row_outer(L->D, L->n_out, A_in, L->n_in, alpha, beta, dW);
+	else if (L->n_out <= MB_KERN_NARROW_MAX)
+		mb_kern_narrow_backward(L->D, L->n_out, A_in, L->n_in, rows, alpha, beta, dW);
 	else
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)L->n_out, (int)L->n_in,
 			    (int)rows, alpha, L->D, (int)L->n_out, A_in, (int)L->n_in, beta, dW,

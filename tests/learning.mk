@@ -1,6 +1,7 @@
 # tests: learning (models, optimizers, the learner, real data)
 MB_LEARNING_TESTS = \
 	tests/test_model \
+	tests/test_kernels \
 	tests/test_blas_core \
 	tests/test_optim \
 	tests/test_learner \
@@ -14,6 +15,9 @@ tests_test_blas_core_LDADD = $(MB_TEST_LIBS)
 
 tests_test_model_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_model_LDADD = $(MB_TEST_LIBS)
+
+tests_test_kernels_CPPFLAGS = $(MB_TEST_CPPFLAGS)
+tests_test_kernels_LDADD = $(MB_TEST_LIBS)
 
 tests_test_optim_CPPFLAGS = $(MB_TEST_CPPFLAGS)
 tests_test_optim_LDADD = $(MB_TEST_LIBS)

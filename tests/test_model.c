@@ -236,8 +236,9 @@ static void test_alpha_beta(void)
 
 /*
  * The fused step (dst = params, alpha -lr, beta 1) equals a separate
- * gradient and update, for one row (sger) and several (sgemm). A large
- * rate makes any use of an already updated W for the lower deltas show.
+ * gradient and update, for one row (the row kernels) and several
+ * (sgemm). A large rate makes any use of an already updated W for the
+ * lower deltas show.
  */
 static void test_fused_sgd(void)
 {
