@@ -24,6 +24,7 @@
 #ifndef MB_KERNELS_H
 #define MB_KERNELS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The widest layer that takes the narrow batch kernels. */
@@ -33,9 +34,14 @@
 void mb_kern_narrow_forward(const float *A, uint32_t rows, const float *W, uint32_t n_in, uint32_t n_out,
 			    float *Z);
 
-/* dW = beta dW + alpha D^T A for rows of D (x n_out) and A (x n_in); n_out <= MB_KERN_NARROW_MAX. */
+/*
+ * dW = beta dW + alpha D^T A for rows of D (x n_out) and A (x n_in);
+ * n_out <= MB_KERN_NARROW_MAX. stream says A is a batch of a stream that
+ * goes on in memory after it (the model's input): the rows that follow
+ * are then fetched into cache for the next step.
+ */
 void mb_kern_narrow_backward(const float *D, uint32_t n_out, const float *A, uint32_t n_in, uint32_t rows,
-			     float alpha, float beta, float *dW);
+			     float alpha, float beta, float *dW, bool stream);
 
 /* z += W x for one row x of n_in floats, any n_out. */
 void mb_kern_row_forward(const float *x, const float *W, uint32_t n_in, uint32_t n_out, float *z);

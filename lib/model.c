@@ -892,8 +892,11 @@ static const float *bias_grad(struct mb_layer *L, uint32_t rows)
 	return isfinite(total) ? db : NULL;
 }
 
-/* dst_W = beta dst_W + alpha D^T A_in; dst_b = beta dst_b + alpha db, for one layer. */
-static void apply_layer(const struct mb_layer *L, const float *A_in, const float *db, uint32_t rows,
+/*
+ * dst_W = beta dst_W + alpha D^T A_in; dst_b = beta dst_b + alpha db, for
+ * one layer; first says A_in is the model's input X.
+ */
+static void apply_layer(const struct mb_layer *L, const float *A_in, bool first, const float *db, uint32_t rows,
 			float alpha, float beta, float *dst)
 {
 	float *dW = dst + L->off, *b = dW + (size_t)L->n_out * L->n_in;
@@ -901,7 +904,7 @@ static void apply_layer(const struct mb_layer *L, const float *A_in, const float
 	if (rows == 1)
 		mb_kern_row_outer(L->D, L->n_out, A_in, L->n_in, alpha, beta, dW);
 	else if (L->n_out <= MB_KERN_NARROW_MAX)
-		mb_kern_narrow_backward(L->D, L->n_out, A_in, L->n_in, rows, alpha, beta, dW);
+		mb_kern_narrow_backward(L->D, L->n_out, A_in, L->n_in, rows, alpha, beta, dW, first);
 	else
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)L->n_out, (int)L->n_in,
 			    (int)rows, alpha, L->D, (int)L->n_out, A_in, (int)L->n_in, beta, dW,
@@ -957,7 +960,7 @@ int mb_model_backward(struct mb_model *m, const float *X, const float *Y, const 
 		hidden_delta(m, l - 1, rows);
 	}
 	for (uint32_t l = 0; l <= top; l++)
-		apply_layer(&m->layer[l], l ? m->layer[l - 1].A : X, db[l], rows, alpha, beta, dst);
+		apply_layer(&m->layer[l], l ? m->layer[l - 1].A : X, l == 0, db[l], rows, alpha, beta, dst);
 	return 0;
 }
 

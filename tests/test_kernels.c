@@ -112,7 +112,7 @@ static void test_narrow_backward(void)
 				float *D = randoms((size_t)rows * n_out), *A = randoms((size_t)rows * n_in);
 				float *dW = randoms((size_t)n_out * n_in), *dW0 = malloc(sizeof(float) * n_out * n_in);
 				memcpy(dW0, dW, sizeof(float) * n_out * n_in);
-				mb_kern_narrow_backward(D, n_out, A, n_in, rows, alpha, beta, dW);
+				mb_kern_narrow_backward(D, n_out, A, n_in, rows, alpha, beta, dW, b == 1);
 				int bad = 0;
 				for (uint32_t j = 0; j < n_out; j++)
 					for (uint32_t k = 0; k < n_in; k++) {
@@ -166,7 +166,7 @@ static void test_row_outer(void)
  * A batch that ends where the mapping ends, an inaccessible page right
  * after it: the kernels fetch the rows that would follow a batch, and a
  * prefetch there must not fault. Forward passes of one row, of a block of
- * four and of one more.
+ * four and of one more, and the backward passes of the latter two.
  */
 static void test_prefetch_past_end(void)
 {
@@ -181,10 +181,15 @@ static void test_prefetch_past_end(void)
 		float *A = (float *)(map + len) - (size_t)rows * n_in; /* ends at the guard page */
 		for (size_t i = 0; i < (size_t)rows * n_in; i++)
 			A[i] = 1.0f;
-		if (rows == 1)
+		if (rows == 1) {
 			mb_kern_row_forward(A, W, n_in, n_out, z);
-		else
+		} else {
+			float D[5 * 10];
+			for (size_t i = 0; i < sizeof D / sizeof D[0]; i++)
+				D[i] = 0.01f;
 			mb_kern_narrow_forward(A, rows, W, n_in, n_out, z);
+			mb_kern_narrow_backward(D, n_out, A, n_in, rows, -1.0f, 1.0f, W, true);
+		}
 		double want = 0;
 		for (uint32_t k = 0; k < n_in; k++)
 			want += W[k];
