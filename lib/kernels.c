@@ -346,16 +346,15 @@ static inline __attribute__((always_inline)) void row_dots_any(const float *x, c
 }
 
 /*
- * z += W x for one row: groups of ROW_GROUP outputs, or two even groups
- * when fewer than two full ones are left (softmax's ten: five and five),
- * so that no pass is a short one. The first pass fetches the row after x.
+ * z += W x for one row, in passes of up to ROW_GROUP outputs as even as
+ * they go (softmax's ten: five and five). The first pass fetches the row
+ * after x.
  */
 MB_CPU_CLONES
 void mb_kern_row_forward(const float *x, const float *W, uint32_t n_in, uint32_t n_out, float *z)
 {
 	for (uint32_t j = 0; j < n_out;) {
-		uint32_t left = n_out - j;
-		unsigned rj = left <= ROW_GROUP ? left : left < 2 * ROW_GROUP ? (left + 1) / 2 : ROW_GROUP;
+		unsigned rj = next_group(n_out - j, ROW_GROUP);
 		row_dots_any(x, W + (size_t)j * n_in, n_in, rj, z + j, j == 0 ? x + n_in : NULL);
 		j += rj;
 	}
