@@ -4,9 +4,11 @@
  * every grouping of outputs the batch kernels make (1 to 16), blocks of
  * four rows and the rows left over, feature counts with and without a
  * tail; a row alone giving the bits it gets in a batch; the single-row
- * update's beta cases and its skip of zero deltas; and the rows after a
- * batch fetched without a fault when nothing is mapped there.
+ * update's beta cases and its skip of zero deltas; the rows after a
+ * batch fetched without a fault when nothing is mapped there; and the
+ * softmax head's exponentials against expf.
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -203,6 +205,63 @@ static void test_prefetch_past_end(void)
 	munmap(map, len + (size_t)page);
 }
 
+static void test_exp(void)
+{
+	/*
+	 * expf's bits, evenly across the range where expf is neither 0 nor
+	 * infinite and at random: every one, but for the rare input a build
+	 * without fused multiply-add rounds otherwise than glibc's with it
+	 * (two of the 2^32 floats; a sanitizer build is such a build).
+	 */
+	enum { N = 200003 };
+	float *p = malloc(N * sizeof *p), *x = malloc(N * sizeof *x);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	for (size_t i = 0; i < N; i++)
+		x[i] = i % 2 ? -104.0f + 193.0f * (float)i / N : 30.0f * uni();
+	memcpy(p, x, N * sizeof *p);
+	mb_kern_exp(p, N);
+	size_t differ = 0;
+	for (size_t i = 0; i < N; i++) {
+		float want = expf(x[i]);
+		if (memcmp(&p[i], &want, sizeof want) != 0) {
+			differ++;
+			CU_ASSERT(p[i] == nextafterf(want, INFINITY) || p[i] == nextafterf(want, 0));
+		}
+	}
+	CU_ASSERT(differ <= N / 100000);
+
+	/* expf's answers at the ends: 0, denormal, infinity, NaN. */
+	float special[] = {0.0f, -103.9f, -104.0f, -1e30f, -INFINITY, 88.7f, 88.8f, INFINITY, NAN, -NAN};
+	enum { NS = sizeof special / sizeof special[0] };
+	float want[NS];
+	for (int i = 0; i < NS; i++)
+		want[i] = expf(special[i]);
+	mb_kern_exp(special, NS);
+	CU_ASSERT_EQUAL(special[0], 1.0f);
+	CU_ASSERT(special[1] > 0.0f && special[1] < FLT_MIN && special[1] == want[1]);
+	for (int i = 2; i <= 4; i++)
+		CU_ASSERT(special[i] == 0.0f && !signbit(special[i]));
+	CU_ASSERT(isfinite(special[5]) && special[5] == want[5]);
+	for (int i = 6; i <= 7; i++)
+		CU_ASSERT(isinf(special[i]) && special[i] > 0);
+	CU_ASSERT(isnan(special[8]) && isnan(special[9]));
+
+	/* Each element gets the same bits alone as anywhere in a longer run. */
+	for (size_t i = 0; i < 37; i++) {
+		float one = x[i];
+		mb_kern_exp(&one, 1);
+		CU_ASSERT_EQUAL(memcmp(&one, &p[i], sizeof one), 0);
+	}
+	float again[20];
+	memcpy(again, x + 5, sizeof again);
+	mb_kern_exp(again, 3);
+	mb_kern_exp(again + 3, 17);
+	CU_ASSERT_EQUAL(memcmp(again, p + 5, sizeof again), 0);
+	free(p);
+	free(x);
+}
+
 int main(void)
 {
 	MB_SUITE("kernels",
@@ -210,6 +269,7 @@ int main(void)
 		 {"row_forward", test_row_forward},
 		 {"narrow_backward", test_narrow_backward},
 		 {"row_outer", test_row_outer},
-		 {"prefetch_past_end", test_prefetch_past_end});
+		 {"prefetch_past_end", test_prefetch_past_end},
+		 {"exp", test_exp});
 	return mb_test_run();
 }
