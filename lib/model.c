@@ -610,42 +610,13 @@ static uint32_t row_argmax(const float *z, uint32_t n)
 	return arg;
 }
 
-/* Divide a row's exponentials, less its largest, by their sum; row_sum. */
-static void row_normalise(struct mb_model *m, uint32_t i, float *p, uint32_t n, float sum)
-{
-	float inv = 1.0f / sum;
-
-	for (uint32_t j = 0; j < n; j++)
-		p[j] *= inv;
-	m->row_sum[i] = sum;
-}
-
 /*
- * Softmax of a single row, by expf: ten values are too few for
- * mb_kern_exp to pay off (softmax at batch 1 trains some 8% slower
- * through it), and it gives the same bits. The sum goes along in the
- * same loop, which is faster here than a loop of its own.
+ * Softmax over rows of n logits: each row less its largest, the
+ * exponentials of all rows in one pass of mb_kern_exp, sixteen at a time
+ * (ten expf calls a row were a tenth of a step at batch 32), then each
+ * row over its sum, summed in order.
  */
-static void softmax_row(struct mb_model *m, const float *z, float *p, uint32_t n)
-{
-	uint32_t arg = row_argmax(z, n);
-	float mx = z[arg], sum = 0.0f;
-
-	for (uint32_t j = 0; j < n; j++) {
-		p[j] = expf(z[j] - mx);
-		sum += p[j];
-	}
-	m->row_max[0] = mx;
-	m->row_class[0] = arg;
-	row_normalise(m, 0, p, n, sum);
-}
-
-/*
- * Softmax of a batch: the exponentials of all its rows in one pass of
- * mb_kern_exp, sixteen at a time (ten expf calls a row were a tenth of a
- * step at batch 32).
- */
-static void softmax_batch(struct mb_model *m, const float *Z, float *P, uint32_t n, uint32_t rows)
+static void softmax_rows(struct mb_model *m, const float *Z, float *P, uint32_t n, uint32_t rows)
 {
 	for (uint32_t i = 0; i < rows; i++) {
 		const float *z = Z + (size_t)i * n;
@@ -664,7 +635,10 @@ static void softmax_batch(struct mb_model *m, const float *Z, float *P, uint32_t
 
 		for (uint32_t j = 0; j < n; j++)
 			sum += p[j];
-		row_normalise(m, i, p, n, sum);
+		float inv = 1.0f / sum;
+		for (uint32_t j = 0; j < n; j++)
+			p[j] *= inv;
+		m->row_sum[i] = sum;
 	}
 }
 
@@ -689,10 +663,7 @@ static void activate_head(struct mb_model *m, uint32_t rows)
 		}
 		break;
 	default: /* MB_ACT_SOFTMAX */
-		if (rows == 1)
-			softmax_row(m, Z, P, n);
-		else
-			softmax_batch(m, Z, P, n, rows);
+		softmax_rows(m, Z, P, n, rows);
 		break;
 	}
 }
