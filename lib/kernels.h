@@ -56,8 +56,11 @@ void mb_kern_row_outer(const float *d, uint32_t n_out, const float *x, uint32_t 
 		       float *dW);
 
 /*
- * p[k] = expf(p[k]) for n floats, sixteen at a time: the same bits as
- * expf, NaN for NaN, wherever an element lies.
+ * p[k] = expf(p[k]) for n floats, sixteen at a time, the same bits
+ * wherever an element lies. They are expf's where the library is built
+ * as glibc is for the CPU, with fused multiply-add or without; a build
+ * without it on a CPU with it (the sanitizer builds, or another
+ * compiler) is an ulp off glibc's expf on two of the 2^32 floats.
  */
 void mb_kern_exp(float *p, size_t n);
 
