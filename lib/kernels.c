@@ -440,14 +440,32 @@ typedef double v8d __attribute__((vector_size(64), aligned(8)));
 typedef uint64_t v8u __attribute__((vector_size(64), aligned(8)));
 typedef int64_t v8s __attribute__((vector_size(64), aligned(8)));
 
-/* *p = e^*p over eight lanes, by pointer (see lanes_sum). */
-static inline __attribute__((always_inline)) void exp_lanes8(v8f *p)
+/*
+ * *t = exp_table[*i] lane by lane. GCC picks the entries out of four
+ * registers holding the table (two two-register permutes); other
+ * compilers, which lack __builtin_shuffle, load them one by one.
+ */
+static inline __attribute__((always_inline)) void exp_table_at(const v8u *i, v8u *t)
 {
+#if defined(__GNUC__) && !defined(__clang__)
 	const uint64_t *T = exp_table;
 	const v8u t0 = {T[0], T[1], T[2], T[3], T[4], T[5], T[6], T[7]};
 	const v8u t1 = {T[8], T[9], T[10], T[11], T[12], T[13], T[14], T[15]};
 	const v8u t2 = {T[16], T[17], T[18], T[19], T[20], T[21], T[22], T[23]};
 	const v8u t3 = {T[24], T[25], T[26], T[27], T[28], T[29], T[30], T[31]};
+	v8u lo = __builtin_shuffle(t0, t1, *i), hi = __builtin_shuffle(t2, t3, *i);
+	v8u upper = (v8u)(-(v8s)(*i >> 4));
+
+	*t = (lo & ~upper) | (hi & upper);
+#else
+	for (unsigned l = 0; l < 8; l++)
+		(*t)[l] = exp_table[(*i)[l]];
+#endif
+}
+
+/* *p = e^*p over eight lanes, by pointer (see lanes_sum). */
+static inline __attribute__((always_inline)) void exp_lanes8(v8f *p)
+{
 	const v8d zero = {0};
 	v8d x = __builtin_convertvector(*p, v8d);
 	v8d z = (0x1.71547652b82fep+0 * EXP_N) * x;
@@ -455,11 +473,9 @@ static inline __attribute__((always_inline)) void exp_lanes8(v8f *p)
 	v8u ki = (v8u)kd;
 	kd -= 0x1.8p+52;
 	v8d r = z - kd;
-	/* The table entry of k mod 32, from four registers of eight. */
-	v8u i = ki & (EXP_N - 1);
-	v8u lo = __builtin_shuffle(t0, t1, i), hi = __builtin_shuffle(t2, t3, i);
-	v8u upper = (v8u)(-(v8s)(i >> 4));
-	v8d s = (v8d)(((lo & ~upper) | (hi & upper)) + (ki << (52 - 5)));
+	v8u i = ki & (EXP_N - 1), t;
+	exp_table_at(&i, &t);
+	v8d s = (v8d)(t + (ki << (52 - 5)));
 	v8d c = (0x1.c6af84b912394p-5 / (EXP_N * EXP_N * EXP_N)) * r + (0x1.ebfce50fac4f3p-3 / (EXP_N * EXP_N));
 	v8d y = (0x1.62e42ff0c52d6p-1 / EXP_N) * r + (zero + 1.0);
 	y = c * (r * r) + y;
