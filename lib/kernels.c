@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kernels.c - the narrow batch kernels and the single-row kernels of
- * kernels.h, in GCC's vector extension.
+ * kernels.c - the narrow batch kernels, the single-row kernels and the
+ * softmax head's exponentials of kernels.h, in GCC's vector extension.
  *
  * Each kernel is built per x86-64 level and picked at load
  * (cpu_clones.h). They read their inputs where they lie and fetch the

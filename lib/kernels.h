@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kernels.h - the products of a dense layer that BLAS does poorly.
+ * kernels.h - the products of a dense layer that BLAS does poorly, and
+ * the exponentials of a softmax head.
  *
  * A layer of at most MB_KERN_NARROW_MAX outputs (a linear or logistic
  * head, softmax over ten classes) does its products for a batch here
@@ -16,6 +17,9 @@
  * or the saxpy loop of sger), and an update that skips the outputs whose
  * delta is 0 (a relu unit that did not fire has nothing to learn from
  * the row).
+ *
+ * The softmax head takes the exponentials of a whole batch in one call,
+ * sixteen at a time, with expf's results.
  *
  * Matrices are row-major; W is n_out x n_in. Every kernel sums in the
  * same order on any CPU (see kernels.c), so one machine gives the same
