@@ -251,7 +251,7 @@ static void test_fused_matches_unfused(void)
 	CU_ASSERT_TRUE(mb_optim_is_plain_sgd(mb_learner_optim(a)));
 	CU_ASSERT_FALSE(mb_optim_is_plain_sgd(mb_learner_optim(b)));
 	for (int i = 0; i < N;) {
-		uint32_t rows = i < N / 2 ? 1 : 8; /* single rows (row kernels), then sgemm */
+		uint32_t rows = i < N / 2 ? 1 : 8; /* single rows, then batches (narrow layers: the batch kernels) */
 		CU_ASSERT_EQUAL(mb_learner_step(a, X + i * IN, Y + i, NULL, rows, &ra), 0);
 		CU_ASSERT_EQUAL(mb_learner_step(b, X + i * IN, Y + i, NULL, rows, &rb), 0);
 		CU_ASSERT_DOUBLE_EQUAL(ra.cost, rb.cost, 1e-5);

@@ -236,9 +236,9 @@ static void test_alpha_beta(void)
 
 /*
  * The fused step (dst = params, alpha -lr, beta 1) equals a separate
- * gradient and update, for one row (the row kernels) and several
- * (sgemm). A large rate makes any use of an already updated W for the
- * lower deltas show.
+ * gradient and update, for one row (the row kernels) and several (the
+ * narrow batch kernels; sgemm for the deltas handed down). A large rate
+ * makes any use of an already updated W for the lower deltas show.
  */
 static void test_fused_sgd(void)
 {
